@@ -1,0 +1,244 @@
+"""Tests of zoo.pretrained: shipped entries, checksums, the URL fetch path and the builder."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+
+import zoo.data
+from zoo import evaluation
+from zoo.metrics import frechet_distance, inception_score
+from zoo.metrics.images import reference_images
+from zoo.pretrained import ChecksumError, build as builder, load, manifest
+from zoo.pretrained.checksum import sha256_of
+
+from conftest import REPO_ROOT, subprocess_env
+
+ENTRIES = manifest.read()
+GAN = ENTRIES["gan-ring8"]
+
+
+def write_manifest(path, *entries: manifest.Entry) -> str:
+    with open(path, "w") as handle:
+        json.dump(dict(entries=[dataclasses.asdict(e) for e in entries]), handle)
+    return str(path)
+
+
+def flip_a_byte(path: str) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(os.path.getsize(path) // 2)
+        byte = handle.read(1)[0]
+        handle.seek(-1, os.SEEK_CUR)
+        handle.write(bytes([byte ^ 0xFF]))
+
+
+def truncate_to_1000_bytes(path: str) -> None:
+    with open(path, "r+b") as handle:
+        handle.truncate(1000)
+
+
+@pytest.fixture(scope="module")
+def gan():
+    return load("gan-ring8")
+
+
+# ------------------------------------------------------------------ shipped entries
+
+@pytest.mark.parametrize("name", ["gan-ring8", "dcgan-fashion_mnist"])
+def test_shipped_entry_verifies_and_is_complete(name):
+    entry = ENTRIES[name]
+    path = os.path.join(manifest.DIRECTORY, entry.weights)
+    assert entry.built and os.path.getsize(path) == entry.size < 5_000_000
+    assert sha256_of(path) == entry.sha256
+    assert entry.command == f"python -m zoo.pretrained build {name}"
+    assert entry.training["steps"] == entry.overrides["steps"] and entry.metrics["protocol"]
+
+
+def test_gan_ring8_reproduces_its_recorded_metrics(gan):
+    metrics = evaluation.evaluate(gan, zoo.data.info("ring8"))
+    assert metrics["modes_covered"] == GAN.metrics["modes_covered"] == 8
+    assert metrics["high_quality_fraction"] == pytest.approx(
+        GAN.metrics["high_quality_fraction"], abs=0.004)
+    assert metrics["reverse_kl"] == pytest.approx(GAN.metrics["reverse_kl"], abs=0.005)
+
+
+def test_dcgan_fashion_mnist_reproduces_its_fcd_and_classifier_score():
+    from zoo.classifiers import fashion_mnist
+
+    entry = ENTRIES["dcgan-fashion_mnist"]
+    protocol = entry.metrics["protocol"]["fashion_mnist_scores"]
+    model = load("dcgan-fashion_mnist")
+    samples = model.generate(protocol["num_samples"], seed=protocol["generator_seed"])
+    assert samples.shape == (10_000, 28, 28, 1) and np.abs(samples).max() <= 1.0
+    classifier = fashion_mnist.load()
+    fake_features, fake_logits = classifier.features_and_logits(samples)
+    real_features = classifier.features(reference_images("fashion_mnist", "test"))
+    assert frechet_distance(real_features, fake_features) == pytest.approx(
+        entry.metrics["frechet_classifier_distance"], rel=1e-3)
+    assert inception_score(fake_logits)[0] == pytest.approx(
+        entry.metrics["classifier_score"], rel=1e-3)
+
+
+def test_untrained_and_local_file_weights(gan, tmp_path):
+    untrained = load("gan-ring8", weights=None)
+    assert not np.allclose(untrained.generate(8, seed=0), gan.generate(8, seed=0))
+    copy = str(tmp_path / "mine.weights.h5")
+    shutil.copy(os.path.join(manifest.DIRECTORY, GAN.weights), copy)
+    np.testing.assert_array_equal(load("gan-ring8", weights=copy).generate(8, seed=0),
+                                  gan.generate(8, seed=0))
+
+
+def test_unknown_and_unbuilt_names(tmp_path):
+    with pytest.raises(ValueError, match="valid names: .*gan-ring8"):
+        load("no-such-model")
+    path = write_manifest(tmp_path / "m.json", manifest.Entry("aan-ring8", "aan", "ring8"))
+    with pytest.raises(FileNotFoundError, match="python -m zoo.pretrained build aan-ring8"):
+        load("aan-ring8", manifest_path=path)
+
+
+# ------------------------------------------------------------------ refused files
+
+def cached_copy(tmp_path, damage) -> tuple[str, str]:
+    """A manifest whose gan entry's file is only in the cache `tmp_path/cache`, damaged."""
+    entry = dataclasses.replace(GAN, weights="gan-ring8-copy.weights.h5")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(os.path.join(manifest.DIRECTORY, GAN.weights), cache / entry.weights)
+    damage(str(cache / entry.weights))
+    return write_manifest(tmp_path / "m.json", entry), str(cache)
+
+
+def test_corrupted_weights_are_refused(tmp_path):
+    path, cache = cached_copy(tmp_path, flip_a_byte)
+    with pytest.raises(ChecksumError, match="does not match"):
+        load("gan-ring8", manifest_path=path, cache_dir=cache)
+
+
+def test_truncated_weights_are_refused(tmp_path):
+    def truncate(file):
+        with open(file, "r+b") as handle:
+            handle.truncate(GAN.size // 2)
+
+    path, cache = cached_copy(tmp_path, truncate)
+    with pytest.raises(ChecksumError, match=f"{GAN.size // 2} bytes, expected {GAN.size}"):
+        load("gan-ring8", manifest_path=path, cache_dir=cache)
+
+
+# ------------------------------------------------------------------ fetching from a URL
+
+@contextlib.contextmanager
+def file_server(directory: str):
+    """An HTTP server on 127.0.0.1 serving `directory`; shut down on exit."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.1),
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def served_entry(tmp_path, damage=None) -> tuple[str, str]:
+    """(manifest path, cache dir) for a gan entry fetched from a local server's copy."""
+    served = tmp_path / "served"
+    served.mkdir()
+    name = "gan-ring8-remote.weights.h5"
+    shutil.copy(os.path.join(manifest.DIRECTORY, GAN.weights), served / name)
+    if damage:
+        damage(str(served / name))
+    return str(served), name
+
+
+def test_weights_are_fetched_from_the_url_into_the_cache(gan, tmp_path):
+    served, name = served_entry(tmp_path)
+    cache = str(tmp_path / "cache")
+    with file_server(served) as url:
+        entry = dataclasses.replace(GAN, weights=name, url=f"{url}/{name}")
+        path = write_manifest(tmp_path / "m.json", entry)
+        model = load("gan-ring8", manifest_path=path, cache_dir=cache)
+    assert os.listdir(cache) == [name]
+    assert sha256_of(os.path.join(cache, name)) == GAN.sha256
+    np.testing.assert_array_equal(model.generate(8, seed=3), gan.generate(8, seed=3))
+    # Cached now: the server is gone and the file still loads.
+    load("gan-ring8", manifest_path=path, cache_dir=cache)
+
+
+@pytest.mark.parametrize("damage", [flip_a_byte, truncate_to_1000_bytes],
+                         ids=["corrupted", "truncated"])
+def test_a_bad_download_is_refused_and_not_cached(tmp_path, damage):
+    served, name = served_entry(tmp_path, damage)
+    cache = str(tmp_path / "cache")
+    with file_server(served) as url:
+        path = write_manifest(tmp_path / "m.json",
+                              dataclasses.replace(GAN, weights=name, url=f"{url}/{name}"))
+        with pytest.raises(ChecksumError):
+            load("gan-ring8", manifest_path=path, cache_dir=cache)
+    assert os.listdir(cache) == []
+
+
+def test_the_cache_directory_comes_from_the_environment(monkeypatch, tmp_path):
+    from zoo.pretrained.fetch import cache_dir
+
+    monkeypatch.setenv("GAN_ZOO_CACHE", str(tmp_path))
+    assert cache_dir() == str(tmp_path)
+    monkeypatch.delenv("GAN_ZOO_CACHE")
+    assert cache_dir() == os.path.expanduser("~/.cache/gan-zoo")
+
+
+# ------------------------------------------------------------------ building entries
+
+def test_aan_weights_round_trip_with_the_memory(tmp_path):
+    entry = manifest.Entry("aan-tiny", "aan", "ring8", seed=3, overrides=dict(
+        feature_units=8, rbm_hidden=6, feature_hidden=[16], generator_hidden=[16],
+        head_hidden=[8], gibbs_steps=5))
+    trained = load("aan-tiny", weights=None, manifest_path=write_manifest(tmp_path / "m.json",
+                                                                          entry))
+    rng = np.random.default_rng(0)
+    for variable in trained.weights:  # stands in for training: every weight moves
+        variable.assign(rng.normal(size=variable.shape).astype(variable.dtype))
+    weights = str(tmp_path / "aan-tiny.weights.h5")
+    builder.save_weights(trained, entry, weights)
+    loaded = load("aan-tiny", weights=weights, manifest_path=str(tmp_path / "m.json"))
+    assert len(loaded.weights) == len(trained.weights)
+    for ours, theirs in zip(loaded.weights, trained.weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
+    np.testing.assert_array_equal(loaded.generate(16, seed=1), trained.generate(16, seed=1))
+
+
+def test_build_trains_saves_measures_and_records_a_one_line_entry(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"entries": [{"name": "gan-tiny", "model": "gan", "dataset": "ring8", '
+                    '"seed": 1, "overrides": {"steps": 20}}]}')
+    entry = builder.build("gan-tiny", str(tmp_path / "run"), str(tmp_path), str(path))
+    recorded = manifest.get("gan-tiny", str(path))
+    assert recorded == entry and recorded.training["steps"] == 20
+    assert recorded.sha256 == sha256_of(tmp_path / "gan-tiny.weights.h5")
+    model = load("gan-tiny", manifest_path=str(path), cache_dir=str(tmp_path))
+    assert evaluation.evaluate(model, zoo.data.info("ring8"))["reverse_kl"] == \
+        pytest.approx(recorded.metrics["reverse_kl"])
+    with pytest.raises(FileExistsError, match="from scratch"):
+        builder.build("gan-tiny", str(tmp_path / "run"), str(tmp_path), str(path))
+
+
+def test_list_prints_the_table(python):
+    listing = subprocess.run([python, "-m", "zoo.pretrained", "list"], cwd=REPO_ROOT,
+                             env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split()[:4] == ["name", "model", "dataset", "size"]
+    assert any(line.startswith("gan-ring8 ") and GAN.sha256[:12] in line for line in lines)
+    assert any(line.startswith("dcgan-fashion_mnist ") for line in lines)
