@@ -19,7 +19,7 @@ import math
 import os
 import tempfile
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import keras
 import tensorflow as tf
@@ -62,10 +62,12 @@ class RunResult:
 
 
 def write_json_atomically(path: str, payload: Mapping[str, Any]) -> None:
-    """Writes JSON to a temporary file beside `path`, then renames it into place."""
+    """Writes JSON to a temporary file beside `path`, then renames it into place (mode 0644,
+    not the temporary file's private 0600)."""
     directory = os.path.dirname(path) or "."
     with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
         json.dump(payload, handle, indent=2, sort_keys=True)
+    os.chmod(handle.name, 0o644)
     os.replace(handle.name, path)
 
 
@@ -148,11 +150,13 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
           overrides: Mapping[str, Any] | None = None,
           strategy: tf.distribute.Strategy | None = None,
           checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, verbose: int = 1,
-          export: bool = True) -> RunResult:
+          export: bool = True,
+          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> RunResult:
     """Trains `model_name` on `dataset` in `run_dir`, resuming from its last checkpoint.
 
     With `export`, the trained generator is exported as the next version of
-    `run_dir/export/MODEL_DATASET` for TF Serving.
+    `run_dir/export/MODEL_DATASET` for TF Serving. `extra_callbacks` join the trainer's own
+    in `fit` (e.g. a step timer).
 
     Raises `TrainingDiverged` (after keeping the last good checkpoint) if a loss
     becomes NaN or infinite.
@@ -195,10 +199,12 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
                 os.path.join(run_dir, "samples"),
                 lambda m, path, title: evaluation.save_samples_picture(m, info, path, title)),
         ]
+    callbacks += list(extra_callbacks)
     started = time.time()
     if done < total_steps:
         data = zoo_data.load(dataset, batch_size=global_batch, seed=seed + done,
-                             with_labels=getattr(model, "conditional", False))
+                             with_labels=getattr(model, "conditional", False),
+                             image_size=config.get("image_size"))
         fit = fit_custom_loop if isinstance(
             strategy, tf.distribute.MultiWorkerMirroredStrategy) else fit_keras
         fit(model, data, strategy, callbacks, steps_per_epoch=steps_per_epoch,
