@@ -1,4 +1,5 @@
-"""Command line for the AAN paper's Figure 3 (see `zoo.evaluation.save_gibbs_walk`).
+"""Command line for a trained run's Markov chain from data (see `zoo.evaluation.save_walk`):
+the AAN's Gibbs walks (its paper's Figure 3) or the VCD's transition chain (Figure 5).
 
     python -m zoo.gibbs_walk --run_dir=DIR [--num_images=8] [--steps=10] [--output=PATH]
 """
@@ -9,11 +10,11 @@ import os
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("run_dir", None, "Run directory of a trained AAN.", required=True)
+flags.DEFINE_string("run_dir", None, "Run directory of a trained AAN or VCD.", required=True)
 flags.DEFINE_integer("num_images", 8, "Chains (rows).")
-flags.DEFINE_integer("steps", 10, "Gibbs sweeps (columns after the data).")
+flags.DEFINE_integer("steps", 10, "Moves of the chain: Gibbs sweeps or transitions (columns after the data).")
 flags.DEFINE_integer("seed", 0, "Seed of the test examples and the chains.")
-flags.DEFINE_string("output", None, "PNG path (default: RUN_DIR/samples/gibbs_walk.png).")
+flags.DEFINE_string("output", None, "PNG path (default: RUN_DIR/samples/ and the model's picture name).")
 
 
 def main(argv: list[str]) -> None:
@@ -22,9 +23,11 @@ def main(argv: list[str]) -> None:
 
     model = trainer.load_run(FLAGS.run_dir)
     info = data.info(trainer.read_spec(FLAGS.run_dir)["dataset"])
-    output = FLAGS.output or os.path.join(FLAGS.run_dir, "samples", "gibbs_walk.png")
-    print(evaluation.save_gibbs_walk(model, info, output, FLAGS.num_images, FLAGS.steps,
-                                     FLAGS.seed))
+    if not hasattr(model, "walk"):
+        raise app.UsageError(f"{FLAGS.run_dir} holds a {type(model).__name__}, which has no "
+                             "Markov chain to walk (an AAN or a VCD has)")
+    output = FLAGS.output or os.path.join(FLAGS.run_dir, "samples", model.walk_file)
+    print(evaluation.save_walk(model, info, output, FLAGS.num_images, FLAGS.steps, FLAGS.seed))
 
 
 if __name__ == "__main__":

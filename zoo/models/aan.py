@@ -251,7 +251,7 @@ class AAN(GAN):
         else:
             inputs = self.rbm.gibbs(self.image_features(images), steps,
                                     tf.constant([seed, 1], tf.int64))
-        return keras.ops.convert_to_numpy(self.generator(inputs, training=False))
+        return keras.ops.convert_to_numpy(self.inference_generator(inputs, training=False))
 
     @tf.function
     def _compiled_sample_inputs(self, batch_size: int, seed: tf.Tensor,
@@ -274,9 +274,14 @@ class AAN(GAN):
         chain = self.rbm.gibbs_chain(self.image_features(images), steps,
                                      tf.constant([seed, 2], tf.int64))
         flat = tf.reshape(chain, [-1, self.latent_dim])
-        decoded = keras.ops.convert_to_numpy(self.generator(flat, training=False))
+        decoded = keras.ops.convert_to_numpy(self.inference_generator(flat, training=False))
         decoded = decoded.reshape((steps, -1) + decoded.shape[1:])
         return np.swapaxes(decoded, 0, 1)
+
+    # The trainer's picture of a chain from data (`zoo.evaluation.save_walk`).
+    walk = gibbs_walk
+    walk_file = "gibbs_walk.png"
+    walk_title = "Gibbs walk: data, then 1..{steps} sweeps"
 
     # -------------------------------------------------------- serialization
     def get_config(self) -> dict:
