@@ -220,8 +220,8 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
         samples_dir = os.path.join(run_dir, "samples")
         evaluation.save_samples_picture(model, info, os.path.join(samples_dir, "final.png"),
                                         title=f"{model_name} on {dataset}, step {result.steps}")
-        if hasattr(model, "gibbs_walk"):
-            evaluation.save_gibbs_walk(model, info, os.path.join(samples_dir, "gibbs_walk.png"))
+        if hasattr(model, "walk"):
+            evaluation.save_walk(model, info, os.path.join(samples_dir, model.walk_file))
         write_json_atomically(os.path.join(run_dir, METRICS_FILE),
                               dict(metrics, steps=result.steps, model=model_name,
                                    dataset=dataset, seed=seed))
