@@ -110,3 +110,18 @@ def test_fashion_mnist_default_metrics_use_the_zoo_classifier():
     assert callback.protocol["protocol"]["num_samples"] == 100
     assert callback.protocol["protocol"]["feature_extractor"]["name"] == \
         "zoo.classifiers.fashion_mnist"
+
+
+def test_trainer_measures_every_n_steps_and_keeps_the_history_across_a_resume(tmp_path):
+    from zoo import trainer
+
+    run_dir = str(tmp_path / "run")
+    options = dict(batch_size=64, overrides={"generator_hidden": [16], "discriminator_hidden": [16]},
+                   verbose=0, export=False, checkpoint_every=20, metrics_every=20)
+    trainer.train("gan", "ring8", run_dir, steps=40, **options)
+    trainer.train("gan", "ring8", run_dir, steps=60, **options)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [row["step"] for row in metrics["history"]] == [20, 40, 60]
+    assert all(0 <= row["modes_covered"] <= 8 for row in metrics["history"])
+    assert metrics["history"][-1]["modes_covered"] == metrics["modes_covered"]
+    assert set(scalars(f"{run_dir}/logs/metrics")["metrics/modes_covered"]) == {20, 40, 60}

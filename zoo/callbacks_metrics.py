@@ -94,7 +94,9 @@ class MetricsCallback(keras.callbacks.Callback):
                    if isinstance(value, (int, float)) and not isinstance(value, bool)}
         self.protocol.update({k: v for k, v in metrics.items() if k not in numbers})
         if self.writer is not None:
-            with self.writer.as_default():
+            # record_if(True): Keras' TensorBoard callback, when present, records only
+            # every `update_freq` steps while it trains.
+            with self.writer.as_default(), tf.summary.record_if(True):
                 for key, value in numbers.items():
                     tf.summary.scalar(f"metrics/{key}", float(value), step=step)
             self.writer.flush()

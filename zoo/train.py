@@ -37,6 +37,9 @@ flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints (and sa
 flags.DEFINE_integer("verbose", 1, "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch.")
 flags.DEFINE_bool("export", True, "Export the trained generator as a SavedModel for TF "
                   "Serving under RUN_DIR/export/ (--noexport to skip).")
+flags.DEFINE_integer("metrics_every", None, "Measure the dataset's metrics (modes covered, "
+                     "FCD, ...) every N steps: TensorBoard metrics/NAME and metrics.json's "
+                     "history.")
 flags.DEFINE_bool("list", False, "List the variants and datasets, then exit.")
 
 
@@ -78,7 +81,8 @@ def main(argv: list[str]) -> int:
         result = trainer.train(
             FLAGS.model, FLAGS.dataset, run_dir, steps=FLAGS.steps, batch_size=FLAGS.batch_size,
             seed=FLAGS.seed, overrides=parse_overrides(FLAGS.set), strategy=strategy,
-            checkpoint_every=FLAGS.checkpoint_every, verbose=FLAGS.verbose, export=FLAGS.export)
+            checkpoint_every=FLAGS.checkpoint_every, verbose=FLAGS.verbose, export=FLAGS.export,
+            metrics_every=FLAGS.metrics_every)
     except (ValueError, trainer.TrainingDiverged, FileNotFoundError) as error:
         logging.error("%s", error)
         print(f"error: {error}", file=sys.stderr)

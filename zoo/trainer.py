@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+METRICS_HISTORY_FILE = "metrics_history.json"
 DEFAULT_CHECKPOINT_EVERY = 500
 
 
@@ -151,12 +152,16 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
           strategy: tf.distribute.Strategy | None = None,
           checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, verbose: int = 1,
           export: bool = True,
-          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> RunResult:
+          extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+          metrics_every: int | None = None) -> RunResult:
     """Trains `model_name` on `dataset` in `run_dir`, resuming from its last checkpoint.
 
     With `export`, the trained generator is exported as the next version of
     `run_dir/export/MODEL_DATASET` for TF Serving. `extra_callbacks` join the trainer's own
-    in `fit` (e.g. a step timer).
+    in `fit` (e.g. a step timer). With `metrics_every`, the dataset's metrics are measured
+    every that many steps (`zoo.callbacks_metrics.MetricsCallback`), logged to TensorBoard
+    as `metrics/NAME`, kept in `metrics_history.json` across resumes and written into
+    metrics.json as its "history".
 
     Raises `TrainingDiverged` (after keeping the last good checkpoint) if a loss
     becomes NaN or infinite.
@@ -199,7 +204,8 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
                 os.path.join(run_dir, "samples"),
                 lambda m, path, title: evaluation.save_samples_picture(m, info, path, title)),
         ]
-    callbacks += list(extra_callbacks)
+    history = metrics_history(run_dir, info, metrics_every, done) if chief else None
+    callbacks += ([history] if history else []) + list(extra_callbacks)
     started = time.time()
     if done < total_steps:
         data = zoo_data.load(dataset, batch_size=global_batch, seed=seed + done,
@@ -224,13 +230,33 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
             evaluation.save_walk(model, info, os.path.join(samples_dir, model.walk_file))
         write_json_atomically(os.path.join(run_dir, METRICS_FILE),
                               dict(metrics, steps=result.steps, model=model_name,
-                                   dataset=dataset, seed=seed))
+                                   dataset=dataset, seed=seed,
+                                   **(dict(history=history.history) if history else {})))
         if export:
             from export import export_generator
 
             result.export_path = export_generator(model, os.path.join(run_dir, "export"),
                                                   f"{model_name}_{dataset}", kind=info.kind)
     return result
+
+
+def metrics_history(run_dir: str, info: Any, every: int | None,
+                    done: int) -> keras.callbacks.Callback | None:
+    """The metrics callback of a run (None without `every`), continuing the history that
+    `RUN_DIR/metrics_history.json` kept up to step `done`."""
+    if every is None:
+        return None
+    from zoo.callbacks_metrics import MetricsCallback  # it imports this module
+
+    path = os.path.join(run_dir, METRICS_HISTORY_FILE)
+    callback = MetricsCallback(info, every, log_dir=os.path.join(run_dir, "logs", "metrics"),
+                               history_path=path)
+    if os.path.exists(path):
+        with open(path) as handle:
+            kept = json.load(handle)
+        callback.protocol = kept.get("protocol", {})
+        callback.history = [row for row in kept.get("history", []) if row["step"] <= done]
+    return callback
 
 
 def fit_keras(model: keras.Model, data: tf.data.Dataset, strategy: tf.distribute.Strategy,
