@@ -17,7 +17,6 @@ import gc
 import http.client
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from typing import Callable
 import numpy as np
 from absl import app
 from absl import flags
+
+from benchmarks.machine import machine
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_base_path", None, "Folder of exported models (default: train and "
@@ -44,24 +45,6 @@ SIGNATURE = "sample"
 APIS = ("in-process", "REST", "gRPC")
 
 Call = Callable[[np.ndarray], np.ndarray]
-
-
-def machine() -> str:
-    """CPU model, cores, accelerators, Python and TensorFlow versions."""
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpus = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
-            for gpu in tf.config.list_physical_devices("GPU")]
-    return (f"{platform.node()}: {cpu}, {os.cpu_count()} cores, "
-            f"GPUs: {', '.join(gpus) or 'none'}; {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, TensorFlow {tf.__version__}")
 
 
 def tiny_model(base_path: str) -> None:

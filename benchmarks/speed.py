@@ -1,0 +1,141 @@
+"""Training speed and peak memory of every variant per batch size, side by side: SPEED.md.
+
+    python -m benchmarks.speed [--variants=gan,aan] [--datasets=ring8,fashion_mnist]
+        [--batch_sizes=64,256] [--steps=50] [--warmup=5] [--repeats=3] [--baseline=gan]
+
+Each measurement is one `python -m benchmarks.speed_run` process (one at a time, so that
+they do not compete): the variant with its defaults for the dataset at one batch size,
+--warmup untimed training steps, then --steps timed ones (`benchmarks.timing.StepTimer`),
+the process's peak host RSS (getrusage) and the GPU's peak allocation
+(`tf.config.experimental.get_memory_info`, on a GPU). The measurements go round-robin:
+--repeats rounds, each over every (variant, dataset, batch size) in a rotated order, so
+that the variants are timed under the same conditions; the table gives the median
+steps/s over rounds and the median of each round's ratio to --baseline at the same
+dataset and batch size. Writes --out (SPEED.md) and its raw measurements beside it
+(SPEED.json) after every measurement.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import datetime  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+from benchmarks.speed_table import render, rounds  # noqa: E402
+from benchmarks.workers import Workers, command_line, not_applicable  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("variants", [], "Variants to time (default: every registered one).")
+flags.DEFINE_list("datasets", ["ring8", "fashion_mnist"], "Datasets.")
+flags.DEFINE_list("batch_sizes", ["64", "256"], "Batch sizes.")
+flags.DEFINE_integer("steps", 50, "Timed training steps per measurement.", lower_bound=1)
+flags.DEFINE_integer("warmup", 5, "Untimed steps before them.", lower_bound=1)
+flags.DEFINE_integer("repeats", 3, "Rounds over every configuration.", lower_bound=1)
+flags.DEFINE_string("baseline", "gan", "The variant the ratios are relative to.")
+flags.DEFINE_integer("threads", 0, "TensorFlow threads per measurement (0: TF's default, "
+                     "every core).", lower_bound=0)
+flags.DEFINE_string("out", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "SPEED.md"), "The Markdown report.")
+flags.DEFINE_integer("timeout", 0, "Seconds before a measurement is killed (0: none).",
+                     lower_bound=0)
+
+OWN_FLAGS = ("variants", "datasets", "batch_sizes", "steps", "warmup", "repeats", "baseline",
+             "threads", "out", "timeout")
+logger = logging.getLogger(__name__)
+
+def header(machine: str, threads: int, steps: int, warmup: int, repeats: int,
+           baseline: str, seconds: float) -> list[str]:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"`{command_line('benchmarks.speed', FLAGS, OWN_FLAGS)}` ({now}, {seconds / 60:.1f} min)",
+        "",
+        f"Machine: {machine}",
+        "",
+        "Protocol: each measurement is one `python -m benchmarks.speed_run` process, run one "
+        f"at a time with {threads or 'TensorFlow-default (all cores)'} intra-/inter-op "
+        "threads: the variant with its defaults for the dataset (`zoo.trainer.build_model`, "
+        f"seed 0) at the batch size, `model.fit` on the dataset's stream, {warmup} untimed "
+        f"steps (the first traces the step) then {steps} timed steps "
+        "(`benchmarks.timing.StepTimer`: intervals between batch ends, each waiting for its "
+        "step's logs). One step is one generator update with the variant's discriminator "
+        "updates and extras (d_steps, RBM, denoiser...). "
+        f"{repeats} round(s), every configuration once per round in a rotated order; "
+        f"steps/s is the median over rounds, `vs {baseline}` the median of each round's "
+        f"ratio to {baseline} at the same dataset and batch size (> 1: faster). Peak host RSS: "
+        "the process's getrusage maxrss after training (TensorFlow and the data included; in "
+        "brackets before training), the largest over rounds; peak GPU: "
+        "`tf.config.experimental.get_memory_info('GPU:0')['peak']` during training (— on "
+        "CPU). Parameters: trainable weights of every network of the model.",
+    ]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    import keras
+
+    from benchmarks.machine import machine
+    from zoo.models import MODELS
+    from zoo.trainer import write_json_atomically
+
+    variants = FLAGS.variants or MODELS.names()
+    MODELS.get(FLAGS.baseline)
+    if FLAGS.baseline not in variants:
+        variants = [FLAGS.baseline] + variants
+    for name in variants:
+        MODELS.get(name)
+    try:
+        batches = [int(b) for b in FLAGS.batch_sizes]
+    except ValueError:
+        raise app.UsageError(f"--batch_sizes must be integers, got {FLAGS.batch_sizes}")
+    if any(b <= 0 for b in batches):
+        raise app.UsageError(f"--batch_sizes must be positive, got {batches}")
+    skip = not_applicable(variants, FLAGS.datasets)
+    configs = [(v, d, b) for d in FLAGS.datasets for b in batches for v in variants
+               if (d, v) not in skip]
+    order = rounds(configs, FLAGS.repeats)
+    workers = Workers(FLAGS.threads, FLAGS.timeout)
+    this_machine = machine()
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
+    json_path = os.path.splitext(FLAGS.out)[0] + ".json"
+    measurements: list[dict] = []
+    started = time.time()
+    progress = keras.utils.Progbar(len(order), unit_name="measurement")
+    with tempfile.TemporaryDirectory(prefix="speed_") as scratch:
+        try:
+            for done, (r, (variant, dataset, batch)) in enumerate(order, 1):
+                flags_ = [f"--model={variant}", f"--dataset={dataset}", f"--batch_size={batch}",
+                          f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}",
+                          f"--threads={FLAGS.threads}"]
+                record = workers.run("benchmarks.speed_run", flags_,
+                                     os.path.join(scratch, "result.json"),
+                                     os.path.join(scratch, "worker.log"))
+                measurements.append(dict(record, variant=variant, dataset=dataset, batch=batch,
+                                         round=r))
+                write_json_atomically(json_path, dict(machine=this_machine,
+                                                      measurements=measurements))
+                report = render(measurements, variants, FLAGS.datasets, batches, skip,
+                                header(this_machine, FLAGS.threads, FLAGS.steps, FLAGS.warmup,
+                                       FLAGS.repeats, FLAGS.baseline, time.time() - started),
+                                FLAGS.baseline)
+                with open(FLAGS.out + ".tmp", "w") as handle:
+                    handle.write(report)
+                os.replace(FLAGS.out + ".tmp", FLAGS.out)
+                progress.update(done)
+        except KeyboardInterrupt:
+            workers.stop()
+            raise
+    print(f"\nwritten {FLAGS.out} and {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sys.exit(app.run(main))
