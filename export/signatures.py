@@ -68,8 +68,12 @@ def sample_input_specs(model: Any) -> dict:
 
 
 def endpoints(model: Any, kind: str) -> dict[str, Endpoint]:
-    """{signature name: (function of a dict of inputs, that dict's TensorSpecs)}."""
-    generator = model.generator
+    """{signature name: (function of a dict of inputs, that dict's TensorSpecs)}.
+
+    The generator served is the model's `inference_generator` (G's average with the
+    `generator_ema` add-on, see `zoo.ema`), else its `generator`.
+    """
+    generator = getattr(model, "inference_generator", model.generator)
     input_names = [tensor.name for tensor in generator.inputs]
 
     def generate(inputs: Mapping[str, tf.Tensor]) -> dict:

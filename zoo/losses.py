@@ -94,19 +94,33 @@ def least_squares_generator(fake_outputs: Tensor) -> Tensor:
     return 0.5 * _mean(tf.square(fake_outputs - 1.0))
 
 
+def interpolation_weights(batch_size: Tensor | int, seed: Tensor) -> Tensor:
+    """eps ~ U[0, 1], one per sample (shape [batch_size]), from a stateless seed [2].
+
+    Uniform, not normal: drawing eps from a normal distribution (outside [0, 1], so off the
+    segment between the real and the fake sample) is a widely copied bug.
+    """
+    return tf.random.stateless_uniform([batch_size], seed=seed, minval=0.0, maxval=1.0)
+
+
 def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
-                     seed: Tensor) -> Tensor:
+                     seed: Tensor | None = None, weights: Tensor | None = None) -> Tensor:
     """Gulrajani et al. (2017), eq. (3): E_{x^}[(||grad_{x^} D(x^)||_2 - 1)^2].
 
-    x^ = eps x + (1 - eps) G(z), with eps ~ U[0, 1] drawn once per sample (uniform,
-    not normal: drawing it from a normal distribution is a widely copied bug).
-    `seed` is a stateless seed, shape [2].
+    x^ = eps x + (1 - eps) G(z), with eps ~ U[0, 1] drawn once per sample (Algorithm 1,
+    line 4; `interpolation_weights`). Pass either `seed`, a stateless seed [2] to draw
+    eps from, or `weights`, eps itself ([batch]; e.g. a replica's slice of a draw made for
+    the global batch). The gradient of each interpolate is its own only if the critic
+    treats samples independently: no batch normalization in training mode (section 4 of
+    the paper; layer normalization is its drop-in replacement).
     """
     real = tf.cast(real, tf.float32)
     fake = tf.cast(fake, tf.float32)
     batch = tf.shape(real)[0]
-    eps_shape = tf.concat([[batch], tf.ones([tf.rank(real) - 1], tf.int32)], axis=0)
-    eps = tf.random.stateless_uniform(eps_shape, seed=seed, minval=0.0, maxval=1.0)
+    if (seed is None) == (weights is None):
+        raise ValueError("gradient_penalty takes exactly one of seed and weights")
+    eps = interpolation_weights(batch, seed) if weights is None else tf.cast(weights, tf.float32)
+    eps = tf.reshape(eps, tf.concat([[batch], tf.ones([tf.rank(real) - 1], tf.int32)], axis=0))
     interpolates = eps * real + (1.0 - eps) * fake
     with tf.GradientTape() as tape:
         tape.watch(interpolates)
@@ -114,6 +128,24 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     grads = tape.gradient(scores, interpolates)
     norms = tf.sqrt(tf.reduce_sum(tf.reshape(tf.square(grads), [batch, -1]), axis=1) + 1e-12)
     return _mean(tf.square(norms - 1.0))
+
+
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    """Mescheder et al. (2018), eq. (9), without its factor: E_{x ~ p_data}[||grad_x D(x)||^2].
+
+    D (its logit) is penalised by R1 = gamma / 2 times this (gamma = 10 in StyleGAN,
+    Karras et al. 2019, appendix C).
+    Computed with its own forward pass of D on `real`; call it under D's gradient tape,
+    which then differentiates through the gradient (double backpropagation). Each sample's
+    gradient is its own only if D treats samples independently (no batch normalization).
+    """
+    real = tf.cast(real, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        scores = critic(real)
+    grads = tape.gradient(scores, real)  # of sum(scores): each row's own gradient
+    batch = tf.shape(real)[0]
+    return _mean(tf.reduce_sum(tf.reshape(tf.square(grads), [batch, -1]), axis=1))
 
 
 _register(AdversarialLoss("minimax", minimax_discriminator, minimax_generator))

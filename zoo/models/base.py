@@ -7,7 +7,11 @@ without a `tf.distribute` strategy. A variant overrides only what differs:
 - `sample_generator_inputs(batch_size, seed)`: what G decodes (noise, RBM samples, ...);
 - `discriminator_loss(...)` / `generator_loss(...)`: the objective;
 - `extra_updates(...)`: further networks trained in the same step (an RBM, a denoiser);
-- `metric_names`: the metrics `train_step` reports.
+- `metric_names`: the metrics `train_step` reports;
+- `conditioned_inputs(z, labels)` / `discriminate(samples, condition)`: what G takes beside
+  its noise and what D sees beside each sample, in both updates and in `generate`. With
+  `conditional = True` the trainer loads (samples, labels) batches (`cgan`); `infogan`
+  uses the pair for its latent codes. By default G takes z alone and D the samples alone.
 
 Two add-ons run in the skeleton itself, so that any variant can use them by its run config
 (`SKELETON_DEFAULTS`; both off by default, leaving the step unchanged):
@@ -17,6 +21,13 @@ Two add-ons run in the skeleton itself, so that any variant can use them by its 
 - `denoising_feature_matching`: a denoiser r on D's features Phi (a discriminator composed
   as head(Phi(x))), trained each step on real features, and G's extra loss
   ||Phi(G(z)) - r(Phi(G(z)))||^2 (Warde-Farley & Bengio, 2017; `zoo.networks.denoiser`).
+- `generator_ema`: a decay; an exponential moving average of G's weights, updated after
+  each generator update, samples for `generate`, `sample_from_seeds` and the export
+  (`inference_generator`; `zoo.ema`).
+- the improved techniques of Salimans et al. (2016), `zoo.techniques`: `feature_matching`
+  (G's loss), `minibatch_discrimination` (a layer before D's head), `historical_averaging`
+  (penalties on D's and G's parameters), `one_sided_label_smoothing` (D's real targets)
+  and `virtual_batch_norm` (G's normalization over a fixed reference batch).
 
 Randomness is stateless: every random draw is a pure function of the model's `seed`,
 the generator optimizer's iteration count and the purpose of the draw. A seeded run
@@ -32,6 +43,7 @@ marked built at construction (it has no single `call`).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping
 
 import keras
@@ -39,8 +51,10 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import annealing as annealing_lib
+from zoo import ema as ema_lib
 from zoo import losses as losses_lib
 from zoo import networks
+from zoo import techniques
 from zoo.config import merge
 from zoo.networks import denoiser as denoiser_lib
 
@@ -57,7 +71,32 @@ _SEEDS_PER_STEP = 64
 # Run-config options every variant accepts (see the module docstring); `None` is off.
 # annealing: a diff over `zoo.annealing.DEFAULT_OPTIONS` ({} for the defaults);
 # denoising_feature_matching: True or a diff over its defaults (`zoo.networks.denoiser`).
-SKELETON_DEFAULTS = dict(annealing=None, denoising_feature_matching=None)
+# d_learning_rate / g_learning_rate: the two time-scale update rule (Heusel et al., 2017),
+# each network's own Adam rate; None takes the run's `learning_rate`.
+# image_size: the side of the square images the networks make and the trainer loads
+# (`zoo.data.load(..., image_size=)`, e.g. fashion_mnist at 32x32); None: the dataset's own.
+# generator_ema: the decay of an average of G's weights that samples instead of G (`zoo.ema`).
+SKELETON_DEFAULTS = dict(annealing=None, denoising_feature_matching=None,
+                         d_learning_rate=None, g_learning_rate=None, image_size=None,
+                         generator_ema=None)
+# Salimans et al. (2016) (`zoo.techniques`): feature_matching, minibatch_discrimination,
+# historical_averaging, virtual_batch_norm: true or a dict of options;
+# one_sided_label_smoothing: true (0.9) or the real target.
+SKELETON_DEFAULTS.update(feature_matching=None, minibatch_discrimination=None,
+                         historical_averaging=None, one_sided_label_smoothing=None,
+                         virtual_batch_norm=None)
+
+
+def sized_info(info: Any, image_size: int | None) -> Any:
+    """`info` (a `zoo.data.DatasetInfo`) with image_size x image_size images; None: as is."""
+    if image_size is None:
+        return info
+    if info.kind != "image":
+        raise ValueError(f"image_size is for image datasets; {info.name!r} is a {info.kind}, "
+                         f"got image_size={image_size!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    return dataclasses.replace(info, shape=(image_size, image_size) + tuple(info.shape[2:]))
 
 
 def replica_info() -> tuple[tf.Tensor | int, int]:
@@ -90,14 +129,22 @@ class GAN(keras.Model):
       annealing: an `AnnealingSchedule` (or its config) heating the real data; None: off.
       denoising_feature_matching: a `networks.denoiser.DenoisingFeatureMatching` (or options
         for `networks.denoiser.from_options`); None: off.
+      generator_ema: the decay of `zoo.ema.GeneratorAverage`, G's averaged copy that
+        samples at inference; None: off (G samples).
+      feature_matching, historical_averaging, one_sided_label_smoothing: the options of
+        Salimans et al. (2016) (`zoo.techniques`); None: off.
     """
 
     metric_names: tuple[str, ...] = ("d_loss", "g_loss")
+    # True: trained on (samples, labels) batches (`zoo.data.load(..., with_labels=True)`).
+    conditional: bool = False
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
                  loss: str = "non_saturating", d_steps: int = 1, seed: int = 0,
                  annealing: annealing_lib.AnnealingSchedule | Mapping | None = None,
-                 denoising_feature_matching: Any = None, **kwargs):
+                 denoising_feature_matching: Any = None, generator_ema: float | None = None,
+                 feature_matching: Any = None, historical_averaging: Any = None,
+                 one_sided_label_smoothing: Any = None, **kwargs):
         super().__init__(**kwargs)
         if int(latent_dim) <= 0:
             raise ValueError(f"latent_dim must be positive, got {latent_dim}")
@@ -109,6 +156,10 @@ class GAN(keras.Model):
         self.latent_dim = int(latent_dim)
         self.loss_name = loss
         self.adversarial_loss = losses_lib.get(loss)
+        self.one_sided_label_smoothing = techniques.label_smoothing.real_target(
+            one_sided_label_smoothing)
+        self.adversarial_loss = techniques.label_smoothing.smoothed(
+            self.adversarial_loss, self.one_sided_label_smoothing, type(self))
         self.d_steps = int(d_steps)
         self.seed = int(seed)
         self.annealing = (annealing_lib.AnnealingSchedule(**annealing)
@@ -120,7 +171,14 @@ class GAN(keras.Model):
                                                               discriminator)
             self.features, self.head = denoiser_lib.discriminator_parts(discriminator)
             names = names + ("denoiser_loss", "feature_matching")
+        self.mean_feature_matching = techniques.feature_matching.from_options(
+            feature_matching, self)
+        self.historical_averages = techniques.historical_averaging.from_options(
+            historical_averaging, self)
+        names = names + techniques.historical_averaging.metric_names(self.historical_averages)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.generator_average = (None if generator_ema is None
+                                  else ema_lib.GeneratorAverage(generator, generator_ema))
         self.built = True
 
     # ------------------------------------------------- defaults per dataset
@@ -161,8 +219,11 @@ class GAN(keras.Model):
         """The variant with its default networks for `info`, configured by a diff over defaults."""
         config = merge(dict(SKELETON_DEFAULTS, **cls.default_config(info)), overrides,
                        f"{cls.__name__} config")
-        model = cls(**cls.build_networks(info, config), **cls.model_kwargs(config),
-                    **cls.skeleton_kwargs(config), seed=seed)
+        info = sized_info(info, config["image_size"])
+        networks = techniques.adapt_networks(cls.build_networks(info, config), config)
+        model = cls(**networks, **cls.model_kwargs(config), **cls.skeleton_kwargs(config),
+                    seed=seed)
+        techniques.prepare(model)
         model.run_config = config
         return model
 
@@ -175,15 +236,26 @@ class GAN(keras.Model):
                 config["annealing"], config["steps"])
         if config["denoising_feature_matching"] not in (None, False):
             kwargs["denoising_feature_matching"] = config["denoising_feature_matching"]
+        if config["generator_ema"] is not None:
+            kwargs["generator_ema"] = config["generator_ema"]
+        for key in ("feature_matching", "historical_averaging", "one_sided_label_smoothing"):
+            if config[key] not in (None, False):
+                kwargs[key] = config[key]
         return kwargs
 
     def default_optimizers(self) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
-        """(d_optimizer, g_optimizer) as the run config says: Adam by default."""
+        """(d_optimizer, g_optimizer) as the run config says: Adam by default, each at its
+        network's rate under TTUR (`d_learning_rate`, `g_learning_rate`)."""
         config = self.run_config
-        return tuple(
-            keras.optimizers.Adam(config["learning_rate"], beta_1=config["beta_1"],
-                                  beta_2=config["beta_2"])
-            for _ in range(2))
+        return tuple(keras.optimizers.Adam(rate, beta_1=config["beta_1"], beta_2=config["beta_2"])
+                     for rate in self.learning_rates())
+
+    def learning_rates(self) -> tuple[float, float]:
+        """(D's rate, G's rate): `d_learning_rate` / `g_learning_rate` where set (TTUR),
+        else `learning_rate`; variants building other optimizers use them too."""
+        config = self.run_config
+        return tuple(config["learning_rate"] if config.get(key) is None else config[key]
+                     for key in ("d_learning_rate", "g_learning_rate"))
 
     # ----------------------------------------------------------------- compile
     def compile(self, d_optimizer: keras.optimizers.Optimizer,
@@ -244,7 +316,8 @@ class GAN(keras.Model):
 
     def sample_from_seeds(self, seeds: tf.Tensor, **extras: tf.Tensor) -> tf.Tensor:
         """G's samples (inference mode), row i a pure function of seeds[i] and its extras."""
-        return self.generator(self.generator_inputs_from_seeds(seeds, **extras), training=False)
+        return self.inference_generator(self.generator_inputs_from_seeds(seeds, **extras),
+                                        training=False)
 
     def draw_generator_inputs(self, real: tf.Tensor, local_batch: tf.Tensor,
                               seed: tf.Tensor) -> Any:
@@ -256,6 +329,25 @@ class GAN(keras.Model):
         _, num_replicas = replica_info()
         return local_slice(self.sample_generator_inputs(local_batch * num_replicas, seed),
                            local_batch)
+
+    def conditioned_inputs(self, z: Any, labels: Any) -> tuple[Any, Any]:
+        """(G's inputs, the condition D sees beside G's samples) for a draw z of G's inputs
+        and the batch's labels (None for unlabeled data): (z, labels) here, G ignoring the
+        labels; a conditional variant feeds them to G too (`cgan`)."""
+        return z, labels
+
+    def discriminate(self, samples: tf.Tensor, condition: Any,
+                     training: bool = True) -> Any:
+        """D's output for samples beside their condition (see `conditioned_inputs`):
+        D(samples) here, the condition unused."""
+        return self.discriminator(samples, training=training)
+
+    def generation_labels(self, labels: Any, num_samples: int, seed: tf.Tensor) -> Any:
+        """The labels `generate` conditions on; an unconditional variant takes none."""
+        if labels is not None:
+            raise ValueError(f"{type(self).__name__} is not conditional: generate takes no "
+                             f"labels, got {labels!r}")
+        return None
 
     # ------------------------------------------------------------- objectives
     def discriminator_loss(self, real: tf.Tensor, fake: tf.Tensor, real_output: tf.Tensor,
@@ -312,14 +404,18 @@ class GAN(keras.Model):
                              d_step: int) -> dict:
         """One optimizer step on D's loss, G's samples held fixed."""
         z = self.draw_generator_inputs(real, batch, self.step_seed(SEED_DISCRIMINATOR + d_step))
+        z, condition = self.conditioned_inputs(z, labels)
         fake = tf.stop_gradient(self.generator(z, training=True))
         variables = self.discriminator_variables()
         with tf.GradientTape() as tape:
-            real_output = self.discriminator(real, training=True)
-            fake_output = self.discriminator(fake, training=True)
+            real_output = self.discriminate(real, labels)
+            fake_output = self.discriminate(fake, condition)
             loss = self.discriminator_loss(real, fake, real_output, fake_output)
-        self.apply(self.d_optimizer, tape, loss, variables)
-        return {"d_loss": loss, **self.discriminator_metrics(real_output, fake_output)}
+            objective, penalty_logs = techniques.historical_averaging.with_penalty(
+                loss, self.historical_averages, "d", variables)
+        self.apply(self.d_optimizer, tape, objective, variables)
+        return {"d_loss": loss, **penalty_logs,
+                **self.discriminator_metrics(real_output, fake_output)}
 
     def discriminator_metrics(self, real_output: tf.Tensor, fake_output: tf.Tensor) -> dict:
         """Monitors computed from D's outputs in its update (none in the plain GAN)."""
@@ -329,28 +425,43 @@ class GAN(keras.Model):
         """One optimizer step on G's loss through D."""
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            loss, logs = self.generator_objective(real, batch)
-        self.apply(self.g_optimizer, tape, loss, variables)
-        return logs
+            loss, logs = self.generator_objective(real, batch, labels)
+            objective, penalty_logs = techniques.historical_averaging.with_penalty(
+                loss, self.historical_averages, "g", variables)
+        self.apply(self.g_optimizer, tape, objective, variables)
+        self.update_generator_average()
+        return dict(logs, **penalty_logs)
 
-    def generator_objective(self, real: tf.Tensor, batch: tf.Tensor) -> tuple[tf.Tensor, dict]:
+    def generator_objective(self, real: tf.Tensor, batch: tf.Tensor,
+                            labels: Any = None) -> tuple[tf.Tensor, dict]:
         """(G's loss, its logs) on a fresh draw of G's inputs; call under a gradient tape.
 
         With denoising feature matching, eq. (4) of Warde-Farley & Bengio:
         lambda_adv * (the adversarial loss) + lambda_denoise ||Phi(G(z)) - r(Phi(G(z)))||^2.
         """
         z = self.draw_generator_inputs(real, batch, self.step_seed(SEED_GENERATOR))
+        z, condition = self.conditioned_inputs(z, labels)
         fake = self.generator(z, training=True)
+        if self.mean_feature_matching is not None and self.feature_matching is None:
+            loss = self.mean_feature_matching.loss(real, fake)  # replaces D's term
+            return loss, {"g_loss": loss}
         if self.feature_matching is None:
-            fake_output = self.discriminator(fake, training=True)
+            fake_output = self.discriminate(fake, condition)
             loss = self.generator_loss(fake, fake_output)
             return loss, {"g_loss": loss}
         features = self.features(fake, training=True)
         fake_output = self.head(features, training=True)
-        adversarial = self.generator_loss(fake, fake_output)
+        adversarial = (self.generator_loss(fake, fake_output) if self.mean_feature_matching
+                       is None else self.mean_feature_matching.loss(real, fake))
         matching = self.feature_matching.generator_term(features)
         loss = self.feature_matching.adversarial_weight * adversarial + matching
         return loss, {"g_loss": loss, "feature_matching": matching}
+
+    def update_generator_average(self) -> None:
+        """Moves G's average towards G (`zoo.ema`); call after each generator update.
+        Nothing without the `generator_ema` add-on."""
+        if self.generator_average is not None:
+            self.generator_average.update(self.generator)
 
     def extra_updates(self, real: tf.Tensor, labels: Any, batch: tf.Tensor) -> dict:
         """Further updates at the start of each step, before D's and G's (none here)."""
@@ -377,12 +488,23 @@ class GAN(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     # ------------------------------------------------------------- inference
-    def generate(self, num_samples: int, seed: int = 0) -> np.ndarray:
-        """`num_samples` samples from G (inference mode), reproducible from `seed`."""
+    @property
+    def inference_generator(self) -> keras.Model:
+        """The generator that samples: G's average with `generator_ema`, else G itself."""
+        if self.generator_average is not None:
+            return self.generator_average.average
+        return self.generator
+
+    def generate(self, num_samples: int, seed: int = 0, labels: Any = None) -> np.ndarray:
+        """`num_samples` samples from G (inference mode), reproducible from `seed`; for a
+        conditional variant, of `labels` (int [num_samples]; None: drawn from `seed`)."""
         if int(num_samples) <= 0:
             raise ValueError(f"num_samples must be positive, got {num_samples}")
-        inputs = self.sample_generator_inputs(int(num_samples), tf.constant([seed, 0], tf.int64))
-        return keras.ops.convert_to_numpy(self.generator(inputs, training=False))
+        seed = tf.constant([seed, 0], tf.int64)
+        inputs = self.sample_generator_inputs(int(num_samples), seed)
+        inputs, _ = self.conditioned_inputs(
+            inputs, self.generation_labels(labels, int(num_samples), seed))
+        return keras.ops.convert_to_numpy(self.inference_generator(inputs, training=False))
 
     def call(self, inputs: Any, training: bool = False) -> tf.Tensor:
         """G(inputs): the generator is the model's forward pass."""
@@ -401,6 +523,15 @@ class GAN(keras.Model):
             **({"annealing": self.annealing.get_config()} if self.annealing else {}),
             **({"denoising_feature_matching": keras.saving.serialize_keras_object(
                 self.feature_matching)} if self.feature_matching is not None else {}),
+            **({"generator_ema": self.generator_average.decay}
+               if self.generator_average is not None else {}),
+            **({"feature_matching": self.mean_feature_matching.get_config()}
+               if self.mean_feature_matching is not None else {}),
+            **({"historical_averaging": {f"{key}_weight": getattr(
+                self.historical_averages.get(key), "weight", 0.0) for key in ("d", "g")}}
+               if self.historical_averages else {}),
+            **({"one_sided_label_smoothing": self.one_sided_label_smoothing}
+               if self.one_sided_label_smoothing is not None else {}),
         }
 
     @classmethod

@@ -109,4 +109,5 @@ class DFM(GAN):
         logs.update(self.denoiser_update(real, batch))
         logs.update(self.discriminator_update(real, labels, batch, 0))
         self.g_optimizer.apply_gradients(zip(g_grads, variables))
+        self.update_generator_average()
         return dict(self.track(logs), **schedule_logs)

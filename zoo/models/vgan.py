@@ -170,13 +170,14 @@ class VGAN(GAN):
                     generator_steps=config["generator_steps"], clip=config["clip"])
 
     def default_optimizers(self) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
-        """Adam as the GAN's, or the paper's Adadelta (rho 0.95, epsilon 1e-6 as Lasagne's)."""
+        """Adam as the GAN's, or the paper's Adadelta (rho 0.95, epsilon 1e-6 as Lasagne's);
+        either at `learning_rates()` (TTUR's `d_learning_rate` / `g_learning_rate` apply)."""
         config = self.run_config
         if config["optimizer"] not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config['optimizer']!r}")
         if config["optimizer"] == "adadelta":
-            return tuple(keras.optimizers.Adadelta(config["learning_rate"], rho=0.95,
-                                                   epsilon=1e-6) for _ in range(2))
+            return tuple(keras.optimizers.Adadelta(rate, rho=0.95, epsilon=1e-6)
+                         for rate in self.learning_rates())
         return super().default_optimizers()
 
     # ------------------------------------------------------------- objectives
@@ -341,7 +342,7 @@ class VCD(VGAN):
     def transition(self, samples: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         """One step of the learned Markov chain, x~ ~ p_g(x~ | x) (inference mode)."""
         mask, noise = self.transition_noise(tf.shape(samples)[0], seed)
-        return self.generator((samples, mask, noise), training=False)
+        return self.inference_generator((samples, mask, noise), training=False)
 
     def transition_chain(self, images: Any, steps: int = 9, seed: int = 0) -> np.ndarray:
         """The paper's Figure 5: chains started at `images`, after each of 1..steps
@@ -373,7 +374,8 @@ class VCD(VGAN):
     @tf.function
     def _chain_from_noise(self, batch_size: int, seed: tf.Tensor, steps: int) -> tf.Tensor:
         seeds = tf.random.experimental.stateless_split(seed, num=steps + 1)
-        x = self.generator(self.sample_generator_inputs(batch_size, seeds[0]), training=False)
+        x = self.inference_generator(self.sample_generator_inputs(batch_size, seeds[0]),
+                                     training=False)
         for t in range(steps):
             x = self.transition(x, seeds[t + 1])
         return x

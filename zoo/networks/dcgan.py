@@ -13,6 +13,8 @@ from keras import layers
 
 from zoo.networks.mlp import compose
 
+NORMALIZATIONS = ("batch", "layer", None)
+
 
 def stages_for(image_size: int, min_base: int = 4) -> tuple[int, int]:
     """(base, stages) with image_size = base * 2**stages, halving while the result stays >= min_base.
@@ -50,19 +52,27 @@ def generator(latent_dim: int = 100, image_size: int = 64, channels: int = 3, wi
 
 def feature_extractor(image_size: int = 64, channels: int = 3, width: int = 64,
                       feature_units: int | None = None, feature_activation: str = "tanh",
-                      name: str = "features") -> keras.Model:
+                      name: str = "features", normalization: str | None = "batch"
+                      ) -> keras.Model:
     """image -> Phi(image): the strided convolutions, flattened.
 
     With `feature_units`, a Dense(feature_units, feature_activation) layer follows:
-    the AAN's tanh layer whose distribution its RBM learns.
+    the AAN's tanh layer whose distribution its RBM learns. `normalization` after every
+    convolution but the first: "batch" (DCGAN's), "layer" (for a critic whose output on
+    one sample must not depend on the rest of the batch, as WGAN-GP's gradient penalty
+    needs) or None.
     """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
     _, stages = stages_for(image_size)
     x = keras.Input((image_size, image_size, channels), name="x")
     h = x
     for stage in range(stages):
         h = layers.Conv2D(width * 2 ** stage, 5, strides=2, padding="same")(h)
-        if stage > 0:
+        if stage > 0 and normalization == "batch":
             h = layers.BatchNormalization()(h)
+        elif stage > 0 and normalization == "layer":
+            h = layers.LayerNormalization(axis=[1, 2, 3])(h)
         h = layers.LeakyReLU(0.2)(h)
     h = layers.Flatten()(h)
     if feature_units is not None:
@@ -71,9 +81,10 @@ def feature_extractor(image_size: int = 64, channels: int = 3, width: int = 64,
 
 
 def discriminator(image_size: int = 64, channels: int = 3, width: int = 64,
-                  name: str = "discriminator") -> keras.Model:
-    """image -> logit."""
-    features = feature_extractor(image_size, channels, width)
+                  name: str = "discriminator", normalization: str | None = "batch"
+                  ) -> keras.Model:
+    """image -> logit (`normalization` as in `feature_extractor`)."""
+    features = feature_extractor(image_size, channels, width, normalization=normalization)
     f = keras.Input(features.output.shape[1:], name="features")
     head = keras.Model(f, layers.Dense(1, name="logit")(f), name="head")
     return compose(features, head, name=name)
