@@ -49,11 +49,14 @@ def as_samples(samples: Any, num_samples: int = DEFAULT_NUM_SAMPLES, seed: int =
     return np.asarray(samples, dtype=np.float32)
 
 
-@functools.lru_cache(maxsize=2)
-def reference_images(dataset: str, split: str = REFERENCE_SPLIT) -> np.ndarray:
+@functools.lru_cache(maxsize=4)
+def reference_images(dataset: str, split: str = REFERENCE_SPLIT,
+                     image_size: int | None = None) -> np.ndarray:
     """The images of `dataset`'s `split` in file order, float32 in [-1, 1] (cached, read-only;
-    a last partial batch of 500 is dropped: none for Fashion-MNIST's 10,000 test images)."""
-    batches = zoo_data.load(dataset, batch_size=_BATCH, split=split, shuffle=False, repeat=False)
+    a last partial batch of 500 is dropped: none for Fashion-MNIST's 10,000 test images),
+    resized to `image_size` squared when given (as `zoo.data.load` resizes)."""
+    batches = zoo_data.load(dataset, batch_size=_BATCH, split=split, shuffle=False, repeat=False,
+                            image_size=image_size)
     images = np.concatenate([np.asarray(batch) for batch in batches])
     images.flags.writeable = False
     return images
@@ -114,16 +117,28 @@ def fashion_mnist_scores(samples: Any, real: np.ndarray | None = None,
     """FCD, classifier score, KCD, precision and recall of Fashion-MNIST samples.
 
     `samples`: images [N, 28, 28, 1] in [-1, 1], or a model whose `generate(num_samples, seed)`
-    draws them; other square sizes (32x32) are resized to 28x28 (`classifier_sized`). `real`: the reference images (default: the 10,000 test images).
+    draws them; other square sizes (32x32) are resized to 28x28 (`classifier_sized`).
+    `real`: the reference images (default: the 10,000 test images; for samples of another
+    size, the test images loaded at that size and resized back to 28x28 as the samples are,
+    so that both sides carry the same resampling: the test images' own round trip
+    28 -> 32 -> 28 is at FCD 10.9 from them).
     `classifier`: a loaded `zoo.classifiers.fashion_mnist` extractor (default: the shipped one).
     Returns {"frechet_classifier_distance", "classifier_score", "classifier_score_std",
     "kernel_classifier_distance", "precision", "recall", "protocol"}.
     """
     classifier = classifier or fashion_mnist.load()
-    images, resizing = classifier_sized(as_samples(samples, num_samples, seed))
+    samples = as_samples(samples, num_samples, seed)
+    images, resizing = classifier_sized(samples)
     reference = (f"fashion_mnist {REFERENCE_SPLIT} split, all images" if real is None
                  else "images given by the caller")
-    real = reference_images("fashion_mnist") if real is None else np.asarray(real, np.float32)
+    if real is not None:
+        real = np.asarray(real, np.float32)
+    elif resizing == "none":
+        real = reference_images("fashion_mnist")
+    else:
+        size = samples.shape[1]
+        real, _ = classifier_sized(reference_images("fashion_mnist", image_size=size))
+        reference += f", loaded at {size}x{size} and resized back as the samples"
     scores = feature_space_scores(classifier, images, real, seed)
     protocol = dict(_protocol(classifier, len(images), f"{reference} ({len(real)})", seed),
                     sample_resizing=resizing)
