@@ -55,12 +55,12 @@ flags.DEFINE_integer("threads", 1, "TensorFlow threads per cell process (0: TF's
                      lower_bound=0)
 flags.DEFINE_integer("jobs", None, "Cells run at once (default: CPU cores / --threads).",
                      lower_bound=1)
-flags.DEFINE_integer("num_samples", 10_000, "Generated images for the image metrics.",
+flags.DEFINE_integer("image_samples", 10_000, "Generated images for the image metrics.",
                      lower_bound=1)
 flags.DEFINE_integer("timeout", 0, "Seconds before a cell is killed (0: none).", lower_bound=0)
 
 OWN_FLAGS = ("variants", "datasets", "seeds", "image_seeds", "steps", "out", "run_root",
-             "threads", "jobs", "num_samples", "timeout")
+             "threads", "jobs", "image_samples", "timeout")
 logger = logging.getLogger(__name__)
 
 
@@ -200,7 +200,7 @@ def main(argv: list[str]) -> int:
         os.replace(FLAGS.out + ".tmp", FLAGS.out)
 
     workers = Workers(threads, FLAGS.timeout)
-    runner = cell_runner(workers, run_root, threads, FLAGS.num_samples)
+    runner = cell_runner(workers, run_root, threads, FLAGS.image_samples)
     progress = keras.utils.Progbar(len(todo), unit_name="run") if todo else None
     ran = 0
     write(ran)
