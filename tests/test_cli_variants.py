@@ -1,0 +1,68 @@
+"""Every registered variant trains from the command line on `ring8` and `fashion_mnist`.
+
+One child Python runs the command line (absl flags parsed, then `zoo.train.main`) for every
+variant and dataset in turn, with the variant's own defaults for the dataset but very few
+steps and narrow image networks (`width`, where the variant has one), to keep the sweep quick;
+each variant's learning is shown in its own test module. A variant that needs another kind of
+data must refuse the dataset with a clear error (exit status 1, the reason on stderr).
+"""
+import json
+import subprocess
+import sys
+
+from conftest import REPO_ROOT, subprocess_env
+
+DATASETS = {"ring8": 3, "fashion_mnist": 1}
+
+SWEEP = r"""
+import contextlib, io, json, sys
+from absl import flags
+from zoo import data, train
+from zoo.models import MODELS
+
+FLAGS = flags.FLAGS
+root, datasets = sys.argv[1], json.loads(sys.argv[2])
+for name in MODELS.names():
+    for dataset, steps in datasets.items():
+        try:
+            defaults = MODELS.get(name).default_config(data.info(dataset))
+        except ValueError:
+            defaults = None
+        argv = ["zoo.train", f"--model={name}", f"--dataset={dataset}", f"--steps={steps}",
+                "--batch_size=8", f"--run_dir={root}/{name}_{dataset}", "--verbose=0",
+                "--noexport"]
+        if defaults and "width" in defaults:
+            argv.append("--set=width=8")
+        FLAGS.unparse_flags()
+        FLAGS(argv)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()) as out:
+            status = train.main([])
+        print(json.dumps(dict(name=name, dataset=dataset, takes=defaults is not None,
+                              status=status, out=out.getvalue(), err=err.getvalue()[-2000:])),
+              flush=True)
+"""
+
+
+def test_every_variant_trains_from_the_command_line(tmp_path):
+    child = subprocess.run(
+        [sys.executable, "-c", SWEEP, str(tmp_path), json.dumps(DATASETS)], cwd=REPO_ROOT,
+        env=subprocess_env(), capture_output=True, text=True, timeout=1500)
+    assert child.returncode == 0, child.stderr[-3000:]
+    runs = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
+    from zoo.models import MODELS
+
+    assert {(r["name"], r["dataset"]) for r in runs} == {
+        (name, dataset) for name in MODELS.names() for dataset in DATASETS}
+    for run in runs:
+        label = f"{run['name']} on {run['dataset']}"
+        if not run["takes"]:
+            assert run["status"] == 1 and "error:" in run["err"], (label, run["err"])
+            continue
+        assert run["status"] == 0, (label, run["err"])
+        steps = DATASETS[run["dataset"]]
+        assert f"{label}: {steps} steps" in run["out"], (label, run["out"])
+        run_dir = tmp_path / f"{run['name']}_{run['dataset']}"
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["steps"] == steps and metrics["model"] == run["name"], label
+        assert (run_dir / "samples" / "final.png").stat().st_size > 1000, label
