@@ -13,8 +13,8 @@ without a `tf.distribute` strategy. A variant overrides only what differs:
   `conditional = True` the trainer loads (samples, labels) batches (`cgan`); `infogan`
   uses the pair for its latent codes. By default G takes z alone and D the samples alone.
 
-Two add-ons run in the skeleton itself, so that any variant can use them by its run config
-(`SKELETON_DEFAULTS`; both off by default, leaving the step unchanged):
+Add-ons run in the skeleton itself, so that any variant can use them by its run config
+(`SKELETON_DEFAULTS`; all off by default, leaving the step unchanged):
 
 - `annealing`: heats every real batch, x + N(0, I / beta(step)), with beta cooled by a
   `zoo.annealing.AnnealingSchedule` (Mehrjou et al., 2017) and logged as `beta`;
@@ -28,6 +28,9 @@ Two add-ons run in the skeleton itself, so that any variant can use them by its 
   (G's loss), `minibatch_discrimination` (a layer before D's head), `historical_averaging`
   (penalties on D's and G's parameters), `one_sided_label_smoothing` (D's real targets)
   and `virtual_batch_norm` (G's normalization over a fixed reference batch).
+- `d_learning_rate` / `g_learning_rate`: the two time-scale update rule (Heusel et al.,
+  2017), a learning rate of each network's own; `image_size`: the side the networks make
+  and the trainer loads images at.
 
 Randomness is stateless: every random draw is a pure function of the model's `seed`,
 the generator optimizer's iteration count and the purpose of the draw. A seeded run
@@ -72,7 +75,7 @@ _SEEDS_PER_STEP = 64
 # annealing: a diff over `zoo.annealing.DEFAULT_OPTIONS` ({} for the defaults);
 # denoising_feature_matching: True or a diff over its defaults (`zoo.networks.denoiser`).
 # d_learning_rate / g_learning_rate: the two time-scale update rule (Heusel et al., 2017),
-# each network's own Adam rate; None takes the run's `learning_rate`.
+# each network's own learning rate; None takes the run's `learning_rate`.
 # image_size: the side of the square images the networks make and the trainer loads
 # (`zoo.data.load(..., image_size=)`, e.g. fashion_mnist at 32x32); None: the dataset's own.
 # generator_ema: the decay of an average of G's weights that samples instead of G (`zoo.ema`).
