@@ -16,43 +16,47 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import argparse  # noqa: E402
 import logging  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 DATASETS = ("ring8", "grid25", "mixture1d", "mixture3d")
 CONTENDERS = {"GAN (minimax)": ("gan", {"loss": "minimax"}), "beta-GAN": ("beta_gan", {})}
 
+flags.DEFINE_integer("steps", 3000, "Generator steps per run (a multiple of 100).",
+                     lower_bound=100)
+flags.DEFINE_integer("seeds", 5, "Seeds per model and dataset: 0..N-1.", lower_bound=1)
+flags.DEFINE_list("datasets", list(DATASETS), "Mixture datasets.")
+flags.DEFINE_string("out", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "ANNEALING.md"), "Where the Markdown table goes.")
+FLAGS = flags.FLAGS
+
 
 def run_one(model_name: str, overrides: dict, dataset: str, steps: int, seed: int) -> dict:
     """Trains one model for `steps` generator steps and returns its mixture metrics."""
     import keras
 
-    from zoo import data, evaluation
+    from benchmarks.mixture_fit import fit_and_evaluate
+    from zoo import data
     from zoo.models import build
 
     keras.utils.set_random_seed(seed)
-    info = data.info(dataset)
-    model = build(model_name, info, dict(overrides, steps=steps), seed=seed)
-    model.compile(*model.default_optimizers())
-    batch_size = model.run_config["batch_size"]
-    model.fit(data.load(dataset, batch_size=batch_size, seed=seed), steps_per_epoch=steps,
-              epochs=1, verbose=0, shuffle=False)
-    return evaluation.evaluate(model, info)
+    model = build(model_name, data.info(dataset), dict(overrides, steps=steps), seed=seed)
+    return fit_and_evaluate(model, dataset, seed)[0]
 
 
 def table(results: dict, datasets: list[str], steps: int, seeds: list[int],
-          seconds: float) -> str:
+          seconds: float, machine: str) -> str:
     """The Markdown report: one row per dataset and model, mean ± std over seeds."""
     lines = [
         "# beta-GAN vs the minimax GAN on the Gaussian mixtures",
         "",
         f"`python -m benchmarks.annealing --steps={steps} --seeds={len(seeds)}` "
-        f"({seconds / 60:.1f} min on this machine's CPU, one process). Same default MLP "
+        f"({seconds / 60:.1f} min in one process on {machine}). Same default MLP "
         "networks (3 x 128 ReLU / LeakyReLU), Adam(1e-3, 0.5), batch 256, "
         f"{steps} generator steps and one D step per step for both; seeds {seeds}. "
         "beta-GAN: the data heated with noise N(0, I / beta), beta from 1 to 1e6 in K = 5 "
@@ -76,33 +80,33 @@ def table(results: dict, datasets: list[str], steps: int, seeds: list[int],
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "ANNEALING.md"))
-    args = parser.parse_args(argv)
-    datasets = args.datasets.split(",")
-    seeds = list(range(args.seeds))
-    results = {d: {label: [] for label in CONTENDERS} for d in datasets}
+def main(argv: list[str]) -> None:
+    del argv
+    import keras
+
+    from benchmarks.machine import machine
+
+    seeds = list(range(FLAGS.seeds))
+    cells = [(dataset, seed, label) for dataset in FLAGS.datasets for seed in seeds
+             for label in CONTENDERS]
+    results = {d: {label: [] for label in CONTENDERS} for d in FLAGS.datasets}
+    progress = keras.utils.Progbar(len(cells), unit_name="run")
     started = time.time()
-    for dataset in datasets:
-        for seed in seeds:
-            for label, (name, overrides) in CONTENDERS.items():
-                metrics = run_one(name, overrides, dataset, args.steps, seed)
-                results[dataset][label].append(metrics)
-                logger.info("%s seed %d %s: %d modes, %.3f high quality (%.0fs)", dataset, seed,
-                            label, metrics["modes_covered"], metrics["high_quality_fraction"],
-                            time.time() - started)
-    report = table(results, datasets, args.steps, seeds, time.time() - started)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(report)
-    print(report)
-    return report
+    for done, (dataset, seed, label) in enumerate(cells, 1):
+        name, overrides = CONTENDERS[label]
+        metrics = run_one(name, overrides, dataset, FLAGS.steps, seed)
+        results[dataset][label].append(metrics)
+        logger.info("%s seed %d %s: %d modes, %.3f high quality (%.0fs)", dataset, seed,
+                    label, metrics["modes_covered"], metrics["high_quality_fraction"],
+                    time.time() - started)
+        progress.update(done)
+    report = table(results, FLAGS.datasets, FLAGS.steps, seeds, time.time() - started,
+                   machine())
+    with open(FLAGS.out, "w") as handle:
+        handle.write(report)
+    logger.info("wrote %s\n%s", FLAGS.out, report)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    main()
+    app.run(main)

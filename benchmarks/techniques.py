@@ -18,7 +18,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import logging  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
@@ -87,29 +86,22 @@ def model_class(batch_norm: bool) -> type:
 
 def run_one(overrides: dict, batch_norm: bool, dataset: str, steps: int | None,
             seed: int) -> dict:
-    """Trains one contender and returns its mixture metrics, last-100-step losses, seconds."""
+    """Trains one contender; its mixture metrics, first/last 100-step mean losses, seconds."""
     import keras
 
-    from zoo import data, evaluation
+    from benchmarks.mixture_fit import fit_and_evaluate
+    from zoo import data
 
     keras.utils.set_random_seed(seed)
-    info = data.info(dataset)
     overrides = dict(overrides, **({"steps": steps} if steps else {}))
-    model = model_class(batch_norm).for_dataset(info, overrides, seed=seed)
-    model.compile(*model.default_optimizers())
-    config = model.run_config
-    started = time.time()
-    history = model.fit(data.load(dataset, batch_size=config["batch_size"], seed=seed),
-                        steps_per_epoch=100, epochs=config["steps"] // 100, verbose=0,
-                        shuffle=False).history
-    metrics = evaluation.evaluate(model, info)
-    metrics.update(seconds=time.time() - started, steps=config["steps"],
-                   **{f"first_{k}": v[0] for k, v in history.items()},
+    model = model_class(batch_norm).for_dataset(data.info(dataset), overrides, seed=seed)
+    metrics, history = fit_and_evaluate(model, dataset, seed)
+    metrics.update({f"first_{k}": v[0] for k, v in history.items()},
                    **{f"last_{k}": v[-1] for k, v in history.items()})
     return metrics
 
 
-def table(results: dict, steps: int | None, seeds: list[int]) -> str:
+def table(results: dict, steps: int | None, seeds: list[int], machine: str) -> str:
     """The Markdown report: one row per dataset, contender and seed."""
     lines = [
         "# The GAN with each improved technique (Salimans et al., 2016) on the mixtures",
@@ -117,7 +109,8 @@ def table(results: dict, steps: int | None, seeds: list[int]) -> str:
         f"`python -m benchmarks.techniques{f' --steps={steps}' if steps else ''} "
         f"--seeds={len(seeds)}`: `gan`'s default MLPs, Adam(1e-3, 0.5), batch 256, "
         "one D step per G step, each option at its defaults; PacGAN protocol on 2,500 "
-        "samples (`zoo.evaluation`). Losses: means over the first and the last 100 steps.",
+        "samples (`zoo.evaluation`). Losses: means over the first and the last 100 steps. "
+        f"Ran on {machine}, one process.",
         "",
         "| dataset | contender | seed | modes | high quality | d_loss first -> last | "
         "g_loss first -> last | seconds |",
@@ -139,6 +132,8 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unknown contenders {unknown}; valid: {list(CONTENDERS)}")
     import keras
 
+    from benchmarks.machine import machine
+
     seeds = list(range(FLAGS.seeds))
     cells = [(dataset, seed, label) for dataset in FLAGS.datasets for seed in seeds
              for label in FLAGS.contenders]
@@ -153,7 +148,7 @@ def main(argv: list[str]) -> None:
                     metrics["high_quality_fraction"], metrics["last_d_loss"],
                     metrics["last_g_loss"], metrics["seconds"])
         progress.update(done)
-    report = table(results, FLAGS.steps, seeds)
+    report = table(results, FLAGS.steps, seeds, machine())
     with open(FLAGS.out, "w") as handle:
         handle.write(report)
     logger.info("wrote %s\n%s", FLAGS.out, report)
