@@ -8,7 +8,7 @@ Wasserstein loss) and returns the mean over the batch it is given. Under a
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Sequence
 
 import tensorflow as tf
 
@@ -146,6 +146,27 @@ def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
     grads = tape.gradient(scores, real)  # of sum(scores): each row's own gradient
     batch = tf.shape(real)[0]
     return _mean(tf.reduce_sum(tf.reshape(tf.square(grads), [batch, -1]), axis=1))
+
+
+def orthogonal_regularization(kernels: Sequence[Tensor], beta: float) -> Tensor:
+    """Brock et al. (2019), section 3.1: R_beta(W) = beta ||W^T W ⊙ (1 - I)||_F^2, summed
+    over `kernels`.
+
+    Each kernel is read as the matrix W [fan_in, units] whose columns are its filters (a
+    convolution's [k_h, k_w, c_in, c_out] reshaped to [k_h k_w c_in, c_out]), so W^T W is
+    the [units, units] Gram matrix of the filters, as in BigGAN-PyTorch's `ortho` (which
+    applies the gradient of half this penalty by hand). Masking the diagonal leaves the
+    filters' norms free and penalises only their pairwise cosine similarity: unlike
+    beta ||W^T W - I||_F^2 (Brock et al., 2017), the penalty is zero for any W with
+    orthogonal columns, whatever their lengths.
+    """
+    total = tf.constant(0.0)
+    for kernel in kernels:
+        w = tf.reshape(tf.cast(kernel, tf.float32), [-1, kernel.shape[-1]])
+        gram = tf.matmul(w, w, transpose_a=True)
+        off_diagonal = gram - tf.linalg.diag(tf.linalg.diag_part(gram))
+        total += tf.reduce_sum(tf.square(off_diagonal))
+    return beta * total
 
 
 _register(AdversarialLoss("minimax", minimax_discriminator, minimax_generator))

@@ -498,13 +498,15 @@ class GAN(keras.Model):
             return self.generator_average.average
         return self.generator
 
-    def generate(self, num_samples: int, seed: int = 0, labels: Any = None) -> np.ndarray:
+    def generate(self, num_samples: int, seed: int = 0, labels: Any = None,
+                 **draw_options: Any) -> np.ndarray:
         """`num_samples` samples from G (inference mode), reproducible from `seed`; for a
-        conditional variant, of `labels` (int [num_samples]; None: drawn from `seed`)."""
+        conditional variant, of `labels` (int [num_samples]; None: drawn from `seed`).
+        `draw_options` go to `sample_generator_inputs` (e.g. biggan's `truncation`)."""
         if int(num_samples) <= 0:
             raise ValueError(f"num_samples must be positive, got {num_samples}")
         seed = tf.constant([seed, 0], tf.int64)
-        inputs = self.sample_generator_inputs(int(num_samples), seed)
+        inputs = self.sample_generator_inputs(int(num_samples), seed, **draw_options)
         inputs, _ = self.conditioned_inputs(
             inputs, self.generation_labels(labels, int(num_samples), seed))
         return keras.ops.convert_to_numpy(self.inference_generator(inputs, training=False))

@@ -72,12 +72,18 @@ class CGAN(GAN):
     def default_config(cls, info: Any) -> dict:
         """The GAN's networks and schedule; a label embedding of 8 values (points), or of 50
         values into G and one label-map channel into D (images)."""
-        if not info.num_classes:
-            raise ValueError(f"cgan needs a dataset with class labels; {info.name!r} has none")
-        config = dict(super().default_config(info), num_classes=int(info.num_classes))
+        config = dict(super().default_config(info), num_classes=cls.dataset_classes(info))
         if info.kind == "mixture":
             return dict(config, label_embedding=8)
         return dict(config, label_embedding=50, label_channels=1)
+
+    @classmethod
+    def dataset_classes(cls, info: Any) -> int:
+        """The number of classes of the dataset `info` describes; a ValueError without labels."""
+        if not info.num_classes:
+            raise ValueError(f"{cls.__name__.lower()} needs a dataset with class labels; "
+                             f"{info.name!r} has none")
+        return int(info.num_classes)
 
     @classmethod
     def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
@@ -131,9 +137,10 @@ class CGAN(GAN):
                              f"{values.min()} to {values.max()}")
         return tf.constant(values, tf.int32)
 
-    def generate(self, num_samples: int, seed: int = 0, labels: Any = None) -> np.ndarray:
+    def generate(self, num_samples: int, seed: int = 0, labels: Any = None,
+                 **draw_options: Any) -> np.ndarray:
         """`num_samples` samples of `labels` (int [num_samples]; None: drawn from `seed`)."""
-        return super().generate(num_samples, seed, labels)
+        return super().generate(num_samples, seed, labels, **draw_options)
 
     def generator_inputs_from_seeds(self, seeds: tf.Tensor,
                                     labels: tf.Tensor | None = None) -> list:

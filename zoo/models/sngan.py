@@ -43,12 +43,17 @@ class SNGAN(GAN):
     @classmethod
     def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
         """`zoo.networks.resnet`'s G and D at `info`'s size, with `attention_resolution`'s
-        self-attention layers where the config has one (SAGAN)."""
+        self-attention layers where the config has one (SAGAN), and class-conditional where it
+        has `num_classes` (conditional BN in G, the projection in D; BigGAN's shared embedding
+        and hierarchical z with `shared_embedding`)."""
         size, _, channels = info.shape
         attention = config.get("attention_resolution")
+        num_classes = config.get("num_classes")
         return dict(
             generator=resnet.generator(config["latent_dim"], size, channels, config["width"],
                                        spectral_norm=cls.generator_spectral_norm,
-                                       attention_resolution=attention),
+                                       attention_resolution=attention, num_classes=num_classes,
+                                       shared_embedding=config.get("shared_embedding")),
             discriminator=resnet.discriminator(size, channels, config["d_width"],
-                                               attention_resolution=attention))
+                                               attention_resolution=attention,
+                                               num_classes=num_classes))

@@ -18,6 +18,14 @@ Every layer of D is spectrally normalised (`zoo.networks.spectral`), and G's too
 use tiny networks: G starts at the `zoo.networks.dcgan.stages_for` base (4x4 for 32, 7x7 for
 28) and up-samples once per stage; D down-samples `down_blocks` times. 3x3 convs of the blocks
 start Glorot-uniform with gain sqrt(2), as in Miyato et al.'s code; the rest Glorot-uniform.
+
+Class-conditional versions (`num_classes`), for `projection` and `biggan`: G takes [z, labels]
+and the two BNs of each block become conditional BNs (`zoo.networks.conditional_bn`), on
+c = one_hot(y) (Miyato & Koyama, 2018) or, with `shared_embedding`, on c = [e(y), z_k], a
+shared class embedding and the block's chunk of a hierarchical z (Brock et al., 2019; the
+dense layer then takes the first chunk); the last BN stays unconditional, as in both papers'
+code. D takes [x, labels] and adds the projection term y^T V phi(x) to its logit
+(`zoo.networks.projection`), phi(x) being the global sum pool.
 """
 from __future__ import annotations
 
@@ -25,7 +33,10 @@ import keras
 from keras import layers, ops
 
 from zoo.networks.attention import SelfAttention
+from zoo.networks.conditional import label_input
+from zoo.networks.conditional_bn import ConditionalBatchNormalization, LatentChunks
 from zoo.networks.dcgan import stages_for
+from zoo.networks.projection import ClassProjection
 from zoo.networks.spectral import maybe_normalize
 
 
@@ -49,12 +60,20 @@ def _conv(filters: int, size: int, spectral_norm: bool,
                            spectral_norm)
 
 
-def generator_block(x: keras.KerasTensor, width: int,
-                    spectral_norm: bool = False) -> keras.KerasTensor:
-    """G's up-sampling ResBlock: 2H x 2W x width from H x W x C."""
-    h = layers.ReLU()(layers.BatchNormalization()(x))
+def _batch_norm(x: keras.KerasTensor, condition: keras.KerasTensor | None,
+                spectral_norm: bool) -> keras.KerasTensor:
+    if condition is None:
+        return layers.BatchNormalization()(x)
+    return ConditionalBatchNormalization(spectral_norm=spectral_norm)([x, condition])
+
+
+def generator_block(x: keras.KerasTensor, width: int, spectral_norm: bool = False,
+                    condition: keras.KerasTensor | None = None) -> keras.KerasTensor:
+    """G's up-sampling ResBlock: 2H x 2W x width from H x W x C; its BNs conditional on
+    `condition` [batch, K] where given."""
+    h = layers.ReLU()(_batch_norm(x, condition, spectral_norm))
     h = _conv(width, 3, spectral_norm)(layers.UpSampling2D(2)(h))
-    h = layers.ReLU()(layers.BatchNormalization()(h))
+    h = layers.ReLU()(_batch_norm(h, condition, spectral_norm))
     h = _conv(width, 3, spectral_norm)(h)
     shortcut = _conv(width, 1, spectral_norm)(layers.UpSampling2D(2)(x))
     return layers.Add()([h, shortcut])
@@ -86,36 +105,59 @@ def _check_attention(attention_resolution: int | None, resolutions: list[int], n
                          f"the {net}'s blocks; valid: {resolutions}")
 
 
+def _generator_conditions(z: keras.KerasTensor, num_classes: int | None,
+                          shared_embedding: int | None, blocks: int) -> tuple:
+    """(G's inputs, the dense layer's input, each block's BN condition or None)."""
+    if num_classes is None:
+        if shared_embedding is not None:
+            raise ValueError(f"shared_embedding={shared_embedding!r} needs num_classes")
+        return z, z, [None] * blocks
+    labels = label_input()
+    if shared_embedding is None:
+        one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot")(labels)
+        return [z, labels], z, [one_hot] * blocks
+    chunks = LatentChunks(blocks + 1)(z)
+    shared = layers.Embedding(num_classes, shared_embedding, embeddings_initializer="orthogonal",
+                              name="shared_embedding")(labels)
+    return [z, labels], chunks[0], [layers.Concatenate()([shared, chunk])
+                                    for chunk in chunks[1:]]
+
+
 def generator(latent_dim: int = 128, image_size: int = 32, channels: int = 3, width: int = 256,
               spectral_norm: bool = False, attention_resolution: int | None = None,
+              num_classes: int | None = None, shared_embedding: int | None = None,
               name: str = "generator") -> keras.Model:
-    """z -> image in [-1, 1] of shape (image_size, image_size, channels) (module docstring).
+    """z (or [z, labels]) -> image in [-1, 1] of shape (image_size, image_size, channels)
+    (module docstring).
 
     `attention_resolution`: a self-attention layer after the block whose output has this side.
+    `num_classes`: class-conditional BN in the blocks; `shared_embedding`: the width of
+    BigGAN's shared class embedding, z then split into one chunk per block plus one.
     """
     base, stages = stages_for(image_size)
     resolutions = [base * 2 ** (stage + 1) for stage in range(stages)]
     _check_attention(attention_resolution, resolutions, "generator")
     z = keras.Input((latent_dim,), name="z")
-    h = maybe_normalize(layers.Dense(base * base * width), spectral_norm)(z)
+    inputs, h, conditions = _generator_conditions(z, num_classes, shared_embedding, stages)
+    h = maybe_normalize(layers.Dense(base * base * width), spectral_norm)(h)
     h = layers.Reshape((base, base, width))(h)
-    for resolution in resolutions:
-        h = generator_block(h, width, spectral_norm)
+    for resolution, condition in zip(resolutions, conditions):
+        h = generator_block(h, width, spectral_norm, condition)
         if resolution == attention_resolution:
             h = SelfAttention(spectral_norm=spectral_norm)(h)
     h = layers.ReLU()(layers.BatchNormalization()(h))
     h = _conv(channels, 3, spectral_norm, residual=False)(h)
-    return keras.Model(z, layers.Activation("tanh", name="image")(h), name=name)
+    return keras.Model(inputs, layers.Activation("tanh", name="image")(h), name=name)
 
 
 def discriminator(image_size: int = 32, channels: int = 3, width: int = 128,
                   down_blocks: int = 2, plain_blocks: int = 2, spectral_norm: bool = True,
-                  attention_resolution: int | None = None,
+                  attention_resolution: int | None = None, num_classes: int | None = None,
                   name: str = "discriminator") -> keras.Model:
-    """image -> logit (module docstring).
+    """image (or [image, labels]) -> logit (module docstring).
 
     `attention_resolution`: a self-attention layer after the down-sampling block whose output
-    has this side.
+    has this side. `num_classes`: the projection discriminator, psi(phi(x)) + y^T V phi(x).
     """
     if down_blocks < 1 or plain_blocks < 0:
         raise ValueError(f"need down_blocks >= 1 and plain_blocks >= 0, got {down_blocks} and "
@@ -133,6 +175,11 @@ def discriminator(image_size: int = 32, channels: int = 3, width: int = 128,
             h = SelfAttention(spectral_norm=spectral_norm)(h)
     for _ in range(plain_blocks):
         h = discriminator_block(h, width, downsample=False, spectral_norm=spectral_norm)
-    h = GlobalSumPooling2D()(layers.ReLU()(h))
-    logit = maybe_normalize(layers.Dense(1, name="logit"), spectral_norm)(h)
-    return keras.Model(x, logit, name=name)
+    features = GlobalSumPooling2D(name="features")(layers.ReLU()(h))
+    logit = maybe_normalize(layers.Dense(1, name="logit"), spectral_norm)(features)
+    if num_classes is None:
+        return keras.Model(x, logit, name=name)
+    labels = label_input()
+    projection = ClassProjection(num_classes, spectral_norm, name="projection")([features, labels])
+    return keras.Model([x, labels], layers.Add(name="logit_with_projection")([logit, projection]),
+                       name=name)
