@@ -1,0 +1,168 @@
+"""BigGAN's techniques (Brock, Donahue & Simonyan, ICLR 2019) at small scale.
+
+On the projection GAN (`projection`: SNGAN's ResNets, conditional BN in G, the projection
+discriminator, the hinge loss), BigGAN adds:
+
+- a shared class embedding and a hierarchical latent (section 3): z is split into one chunk
+  for G's input layer and one per residual block, and each block's conditional BNs take
+  c = [e(y), z_k], the one class embedding e shared by all blocks concatenated with the
+  block's chunk; gamma(c) and beta(c) are spectrally normalised linear maps (gain 1 +
+  gamma(c); `zoo.networks.conditional_bn`);
+- spectral normalization in G as well as D (SAGAN's choice, which BigGAN keeps), and an
+  optional self-attention layer (`attention_resolution`; off at 32x32, as BigGAN-PyTorch's
+  CIFAR-10 settings);
+- orthogonal regularization of G (section 3.1), R_beta(W) = beta ||W^T W ⊙ (1 - I)||_F^2
+  with beta = 1e-4, summed over G's kernels (the shared embedding excepted, as in
+  BigGAN-PyTorch) and added to G's loss (`zoo.losses.orthogonal_regularization`; logged
+  as `orthogonal_penalty`);
+- the truncation trick (section 3.1): at sampling time z is drawn from a normal truncated
+  to [-t, t] (`truncate`); a smaller threshold t trades variety for fidelity. t is an
+  argument of `generate` and a per-row input `truncation` of the exported `sample` signature
+  (beside `labels`); training, the metrics and `generate` by default draw z untruncated;
+- an exponential moving average of G's weights that samples and is exported (the skeleton's
+  `generator_ema`, on by default).
+
+Settings: BigGAN-PyTorch's 32x32 architecture, 256 channels (4 ch, ch = 64) in every block
+of G and D, z of 128 in 4 chunks of 32, a shared embedding of 128; Adam with beta_1 = 0,
+beta_2 = 0.999, D at 4e-4 and G at 1e-4, one D update per G update, batch 64, as its
+released ImageNet scripts (the paper's appendix halves these rates and takes 2 D steps
+for its largest batches). EMA decay 0.99 instead of the paper's 0.9999: BigGAN starts its
+average after 20,000 iterations of ~200,000, and the zoo's average starts at G's initial
+weights, of which 0.9999^1000 = 90% would remain after a 1,000-step run (0.99^1000 < 1e-4),
+an average over roughly the last 100 steps. fashion_mnist is resized to 32x32.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo import losses
+from zoo.models.base import GAN
+from zoo.models.cgan import CGAN
+from zoo.models.projection import Projection
+from zoo.models.registry import MODELS
+
+
+def truncate(z: tf.Tensor, threshold: tf.Tensor | float) -> tf.Tensor:
+    """z ~ N(0, I) mapped to a draw of N(0, I) truncated to [-t, t], elementwise.
+
+    Brock et al. (2019), section 3.1, resample the values of z outside [-t, t]; mapping z
+    through the normal's CDF Phi into [Phi(-t), Phi(t)] and back (the inverse-CDF method)
+    draws from the same truncated normal with no rejection loop:
+
+        z_t = Phi^-1(Phi(-t) + Phi(z) (Phi(t) - Phi(-t)))
+            = sqrt(2) erfinv(erf(z / sqrt(2)) erf(t / sqrt(2))).
+
+    Each |z_t| grows with t (so a smaller threshold shrinks every coordinate of the same
+    draw), |z_t| < t, and t = inf (where erf(t / sqrt(2)) rounds to 1) leaves z unchanged.
+    `threshold` broadcasts against z (a scalar, or [batch, 1] per row). Computed in float64.
+    """
+    z64 = tf.cast(z, tf.float64)
+    scale = tf.math.erf(tf.cast(threshold, tf.float64) / math.sqrt(2.0))
+    truncated = math.sqrt(2.0) * tf.math.erfinv(tf.math.erf(z64 / math.sqrt(2.0)) * scale)
+    return tf.cast(tf.where(scale < 1.0, truncated, z64), z.dtype)
+
+
+def checked_truncation(truncation: Any) -> float | None:
+    """`truncation` as a threshold > 0 (inf allowed), or None; a ValueError naming it."""
+    if truncation is None:
+        return None
+    try:
+        value = float(truncation)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not value > 0:  # NaN fails too
+        raise ValueError(f"truncation must be a threshold > 0 (or None: untruncated), got "
+                         f"{truncation!r}")
+    return value
+
+
+@MODELS.register("biggan")
+class BigGAN(Projection):
+    """The projection GAN with BigGAN's G (shared embedding, hierarchical z, SN), orthogonal
+    regularization, truncation and G's moving average.
+
+    Args:
+      orthogonal_regularization: beta of R_beta on G's kernels (0: off).
+      (the rest as `cgan.CGAN`.)
+    """
+
+    generator_spectral_norm = True
+    metric_names = GAN.metric_names + ("orthogonal_penalty",)
+    sample_extras = dict(CGAN.sample_extras,
+                         truncation=tf.TensorSpec([None], tf.float32, name="truncation"))
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
+                 num_classes: int, orthogonal_regularization: float = 1e-4, **kwargs):
+        if not float(orthogonal_regularization) >= 0:
+            raise ValueError(f"orthogonal_regularization must be >= 0, got "
+                             f"{orthogonal_regularization!r}")
+        super().__init__(generator, discriminator, latent_dim, num_classes, **kwargs)
+        self.orthogonal_regularization = float(orthogonal_regularization)
+        shared = [layer for layer in generator.layers if layer.name == "shared_embedding"]
+        excluded = {id(v) for layer in shared for v in layer.trainable_variables}
+        self.regularized_kernels = [v for v in generator.trainable_variables
+                                    if len(v.shape) >= 2 and id(v) not in excluded]
+
+    # ------------------------------------------------- defaults per dataset
+    @classmethod
+    def default_config(cls, info: Any) -> dict:
+        """The projection GAN's, with BigGAN's widths, embedding, beta, rates and EMA (module
+        docstring)."""
+        return dict(super().default_config(info), width=256, d_width=256, shared_embedding=128,
+                    attention_resolution=None, orthogonal_regularization=1e-4, d_steps=1,
+                    learning_rate=1e-4, d_learning_rate=4e-4, g_learning_rate=1e-4,
+                    beta_1=0.0, beta_2=0.999, generator_ema=0.99)
+
+    @classmethod
+    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
+        return dict(super().model_kwargs(config),
+                    orthogonal_regularization=config["orthogonal_regularization"])
+
+    # ------------------------------------------------------------- objectives
+    def orthogonal_penalty(self) -> tf.Tensor:
+        """R_beta summed over G's kernels (`zoo.losses.orthogonal_regularization`)."""
+        return losses.orthogonal_regularization(self.regularized_kernels,
+                                                self.orthogonal_regularization)
+
+    def generator_objective(self, real: tf.Tensor, batch: tf.Tensor,
+                            labels: Any = None) -> tuple[tf.Tensor, dict]:
+        """G's hinge loss + R_beta(G's kernels) (section 3.1); `g_loss` logs the first."""
+        loss, logs = super().generator_objective(real, batch, labels)
+        penalty = self.orthogonal_penalty()
+        return loss + penalty, dict(logs, orthogonal_penalty=penalty)
+
+    # ------------------------------------------------------------- truncation
+    def sample_generator_inputs(self, batch_size: tf.Tensor | int, seed: tf.Tensor,
+                                truncation: float | None = None) -> tf.Tensor:
+        """z ~ N(0, I) from a stateless seed [2], truncated to [-truncation, truncation]
+        where given (`truncate`: the same draw, each coordinate shrunk)."""
+        z = super().sample_generator_inputs(batch_size, seed)
+        return z if truncation is None else truncate(z, truncation)
+
+    def generate(self, num_samples: int, seed: int = 0, labels: Any = None,
+                 truncation: float | None = None) -> np.ndarray:
+        """`num_samples` samples of `labels` (None: drawn from `seed`), z truncated to
+        [-truncation, truncation] (None: untruncated; a threshold > 0, inf allowed)."""
+        return super().generate(num_samples, seed, labels,
+                                truncation=checked_truncation(truncation))
+
+    def generator_inputs_from_seeds(self, seeds: tf.Tensor, labels: tf.Tensor | None = None,
+                                    truncation: tf.Tensor | None = None) -> list:
+        """cgan's rows [z, labels], z truncated by truncation[i] (> 0; inf: untruncated;
+        None: every row untruncated). A threshold <= 0 or NaN fails an assertion."""
+        z, labels = super().generator_inputs_from_seeds(seeds, labels)
+        if truncation is None:
+            return [z, labels]
+        truncation = tf.cast(truncation, tf.float32)
+        tf.debugging.assert_positive(truncation, message="truncation must be > 0")
+        return [truncate(z, truncation[:, None]), labels]
+
+    # -------------------------------------------------------- serialization
+    def get_config(self) -> dict:
+        return dict(super().get_config(),
+                    orthogonal_regularization=self.orthogonal_regularization)
