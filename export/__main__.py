@@ -13,12 +13,9 @@ from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("run_dir", None, "A zoo run directory (config.json + checkpoints/).",
-                    required=True)
-flags.DEFINE_string("model_base_path", None, "Directory holding one folder per served model.",
-                    required=True)
-flags.DEFINE_string("model_name", None, "Name of the served model (its folder's name).",
-                    required=True)
+flags.DEFINE_string("run_dir", None, "A zoo run directory (config.json + checkpoints/).")
+flags.DEFINE_string("model_base_path", None, "Directory holding one folder per served model.")
+flags.DEFINE_string("model_name", None, "Name of the served model (its folder's name).")
 flags.DEFINE_integer("version", None, "Version number; default: one more than the largest "
                      "present (1 for a new model).", lower_bound=0)
 
@@ -38,4 +35,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    # Required here, so that importing the module parses anywhere.
+    flags.mark_flags_as_required(["run_dir", "model_base_path", "model_name"])
     app.run(main)

@@ -115,6 +115,7 @@ def test_speed_ratios_are_medians_of_same_round_ratios():
 
 @pytest.fixture
 def quality_flags():
+    import zoo.evaluate  # noqa: F401  (its flags live in the same process in a test run)
     from benchmarks import quality
 
     yield quality

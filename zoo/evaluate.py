@@ -33,7 +33,6 @@ flags.DEFINE_integer("ais_chains", 100, "AIS chains for the RBM's log Z (when no
 flags.DEFINE_integer("ais_temperatures", 10_000, "AIS inverse temperatures.")
 flags.DEFINE_string("inception_weights", "env", "Inception-v3 weights file for image datasets "
                     "other than fashion_mnist ('env': $GAN_ZOO_INCEPTION_WEIGHTS).")
-flags.mark_flag_as_required("run_dir")
 
 
 def evaluate_run(run_dir: str, **measure_kwargs) -> dict:
@@ -66,4 +65,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    flags.mark_flag_as_required("run_dir")  # here, so that importing the module parses
     sys.exit(app.run(main))

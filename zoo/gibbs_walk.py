@@ -10,7 +10,7 @@ import os
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("run_dir", None, "Run directory of a trained AAN or VCD.", required=True)
+flags.DEFINE_string("run_dir", None, "Run directory of a trained AAN or VCD.")
 flags.DEFINE_integer("num_images", 8, "Chains (rows).")
 flags.DEFINE_integer("steps", 10, "Moves of the chain: Gibbs sweeps or transitions (columns after the data).")
 flags.DEFINE_integer("seed", 0, "Seed of the test examples and the chains.")
@@ -31,4 +31,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    flags.mark_flag_as_required("run_dir")  # here, so that importing the module parses
     app.run(main)

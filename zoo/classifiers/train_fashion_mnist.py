@@ -28,7 +28,6 @@ flags.DEFINE_integer("seed", 0, "Seed of the initialisation, dropout and shuffli
 flags.DEFINE_integer("epochs", 8, "Passes over the 60,000 training images.")
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_float("learning_rate", 1e-3, "Adam's initial learning rate (cosine decay to 0).")
-flags.mark_flag_as_required("output")
 
 TRAIN_EXAMPLES = 60000
 TEST_BATCH = 500
@@ -89,4 +88,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    flags.mark_flag_as_required("output")  # here, so that importing the module parses
     sys.exit(app.run(main))
