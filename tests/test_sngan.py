@@ -47,7 +47,9 @@ def test_spectral_norm_bounds_the_largest_singular_value(layer, input_shape):
     sigma = top_singular(raw.reshape(-1, units))[0]
     assert sigma > 3
     x = tf.random.stateless_normal(input_shape, [1, 2])
-    for _ in range(50):  # one power iteration per training call
+    # One power iteration per training call; u converges like (sigma_2 / sigma_1)^(2 calls),
+    # and for these random kernels that ratio can be ~0.95: 50 calls left sigma 0.8% low.
+    for _ in range(200):
         wrapped(x, training=True)
     normalized = np.asarray(wrapped.normalized_kernel())
     # The [-1, out] matrix of W / sigma(W): largest singular value 1, numpy's sigma exactly.
