@@ -24,12 +24,29 @@ discriminator, the hinge loss), BigGAN adds:
 
 Settings: BigGAN-PyTorch's 32x32 architecture, 256 channels (4 ch, ch = 64) in every block
 of G and D, z of 128 in 4 chunks of 32, a shared embedding of 128; Adam with beta_1 = 0,
-beta_2 = 0.999, D at 4e-4 and G at 1e-4, one D update per G update, batch 64, as its
-released ImageNet scripts (the paper's appendix halves these rates and takes 2 D steps
-for its largest batches). EMA decay 0.99 instead of the paper's 0.9999: BigGAN starts its
-average after 20,000 iterations of ~200,000, and the zoo's average starts at G's initial
-weights, of which 0.9999^1000 = 90% would remain after a 1,000-step run (0.99^1000 < 1e-4),
-an average over roughly the last 100 steps. fashion_mnist is resized to 32x32.
+beta_2 = 0.999, D at 4e-4 and G at 1e-4, one D update per G update, batch 64, as
+BigGAN-PyTorch's released ImageNet scripts (the paper's appendix reports D at 2e-4 and G at
+5e-5 with two D steps per G step, for batches of 2,048). EMA decay 0.99 instead of the
+paper's 0.9999: BigGAN starts its average after 20,000 iterations, while the zoo's starts at
+G's initial weights, of which 0.9999^1000 = 90% would remain after a 1,000-step run
+(0.99^1000 < 1e-4: an average over roughly the last 100 steps). fashion_mnist is resized to
+32x32.
+
+Differences from the paper, besides the scale: the convolutions keep SNGAN's Glorot
+initialisation (BigGAN: orthogonal; the conditional BNs' maps and the shared embedding here
+start orthogonal), batch norm statistics are per replica (BigGAN: cross-replica), and the
+averaged G keeps averaged moving statistics (`zoo.ema`) instead of BigGAN's recomputed
+"standing statistics".
+
+Measured on fashion_mnist (seed 0; `--batch_size=64 --set=width=32 --set=d_width=32`, the rest
+default; 2 CPU cores shared with other jobs: 400 steps in 149 s, 1,200 in 344 s, the time
+`projection` takes for 400): `python -m zoo.evaluate`'s FCD (10,000 samples of G's average,
+labels drawn uniformly, against the 10,000 test images loaded at 32x32 and resized back to
+28x28) is 131.3 untrained, 62.4 after 400 steps (G itself: 62.6) and 30.7 after 1,200
+(precision 0.66, recall 0.22); the zoo's classifier puts 46.1% of 1,000 samples of given
+labels in their class. Truncation at 1,200 steps trades recall for precision as in the paper,
+but costs FCD: t = 2: FCD 31.2; t = 1: 38.8, precision 0.70, recall 0.08 (after 400 steps,
+t = 1 gives 123.3).
 """
 from __future__ import annotations
 

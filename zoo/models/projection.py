@@ -22,6 +22,13 @@ Settings: SNGAN's (`sngan`): the ResNets of Miyato et al.'s Table 4 at 32x32 (G 
 channels, z of 128), the hinge loss, Adam(2e-4, beta_1 = 0, beta_2 = 0.9), n_dis = 5 D
 updates per G update, batch 64, which are also the projection paper's ImageNet settings
 (without its linear learning-rate decay); fashion_mnist is resized to 32x32.
+
+Measured on fashion_mnist (seed 0; `--steps=400 --batch_size=64 --set=width=32
+--set=d_width=32`, the rest default: 32x32, z of 128, n_dis 5; 456 s on 2 CPU cores shared
+with other jobs): `python -m zoo.evaluate`'s FCD (10,000 samples, labels drawn uniformly,
+against the 10,000 test images loaded at 32x32 and resized back to 28x28 as the samples are)
+is 82.0 untrained and 60.7 after 400 steps (precision 0.64, recall 0.13); the zoo's
+classifier puts 18.8% of 1,000 samples of given labels in their class (10% by chance).
 """
 from __future__ import annotations
 
