@@ -1,5 +1,8 @@
 """Shared test helpers: quiet TensorFlow, the repo root, and subprocess environments."""
+import contextlib
+import functools
 import os
+import subprocess
 import sys
 
 import pytest
@@ -123,3 +126,56 @@ def rest_call(port: int, method: str, path: str, body=None, timeout: float = 60)
         return response.status, json.loads(response.read())
     finally:
         connection.close()
+
+
+# ---------------------------------------------------------- tiny image runs (32x32 family)
+# Shared by the sngan, sagan, projection and biggan tests: a short run, the model before and
+# after it, its Frechet classifier distance, and its export served over REST.
+
+def train_from_command_line(model: str, run_dir: str, steps: int, overrides: dict,
+                            dataset: str = "fashion_mnist") -> None:
+    """`python -m zoo.train` in a child process (exporting at the end); fails the test
+    unless the run finishes and says so."""
+    child = subprocess.run(
+        [sys.executable, "-m", "zoo.train", f"--model={model}", f"--dataset={dataset}",
+         f"--steps={steps}", f"--run_dir={run_dir}", "--verbose=0"]
+        + [f"--set={key}={value}" for key, value in overrides.items()],
+        cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=600)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert f"{model} on {dataset}: {steps} steps" in child.stdout, child.stdout
+
+
+def untrained_and_trained(run_dir: str) -> tuple:
+    """(the run's model as built, before training; the trained model from its checkpoint)."""
+    from zoo import trainer
+
+    spec = trainer.read_spec(run_dir)
+    return trainer.build_model(spec, spec["overrides"]), trainer.load_run(run_dir)
+
+
+def classifier_distances(models, real, **generate_options) -> list:
+    """The Frechet classifier distance of 500 samples of each model (`generate(500,
+    **generate_options)`) against the images `real`, both resized to 28x28 for the zoo's
+    Fashion-MNIST classifier as `zoo.metrics.fashion_mnist_scores` resizes them."""
+    from zoo.classifiers import fashion_mnist
+    from zoo.metrics import frechet_distance
+    from zoo.metrics.images import classifier_sized
+
+    classifier = fashion_mnist.load()
+    real_features = classifier.features(classifier_sized(real)[0])
+    return [frechet_distance(real_features, classifier.features(
+        classifier_sized(model.generate(500, **generate_options))[0])) for model in models]
+
+
+@contextlib.contextmanager
+def serve(base_path: str, name: str):
+    """Serves the export folder `base_path` as `name` with the zoo's model server (REST on a
+    free port) and yields `predict(body) -> (HTTP status, reply)` for that model."""
+    from serving import ModelServer
+    from serving.config import parse_model_config
+
+    configs = parse_model_config(
+        f'model_config_list {{ config {{ name: "{name}" base_path: "{base_path}" }} }}')
+    with ModelServer(configs, grpc_port=0, rest_port=0, poll_wait_seconds=0) as server:
+        yield functools.partial(rest_call, server.rest_port, "POST",
+                                f"/v1/models/{name}:predict")

@@ -3,8 +3,6 @@ shared embedding and hierarchical latent, the defaults, and a tiny command-line 
 Fashion-MNIST that learns, truncates monotonically, and serves `labels` and `truncation`."""
 import math
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -12,13 +10,10 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from conftest import REPO_ROOT, rest_call, subprocess_env
-from serving import ModelServer
-from serving.config import parse_model_config
+from conftest import (classifier_distances, serve, train_from_command_line,
+                      untrained_and_trained)
 from zoo import data, losses, trainer
-from zoo.classifiers import fashion_mnist
-from zoo.metrics import frechet_distance
-from zoo.metrics.images import classifier_sized, reference_images
+from zoo.metrics.images import reference_images
 from zoo.models import build
 from zoo.models.biggan import checked_truncation, truncate
 from zoo.networks import conditional_bn, spectral
@@ -180,13 +175,7 @@ def test_biggan_defaults_and_bad_inputs():
 def run(tmp_path_factory):
     """STEPS steps of the command line on labelled Fashion-MNIST at 16x16 (exported)."""
     run_dir = str(tmp_path_factory.mktemp("biggan"))
-    child = subprocess.run(
-        [sys.executable, "-m", "zoo.train", "--model=biggan", "--dataset=fashion_mnist",
-         f"--steps={STEPS}", f"--run_dir={run_dir}", "--verbose=0"]
-        + [f"--set={key}={value}" for key, value in RUN.items()],
-        cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=600)
-    assert child.returncode == 0, child.stderr[-3000:]
-    assert f"biggan on fashion_mnist: {STEPS} steps" in child.stdout, child.stdout
+    train_from_command_line("biggan", run_dir, STEPS, RUN)
     return run_dir
 
 
@@ -198,15 +187,10 @@ def trained(run):
 def test_biggan_learns_fashion_mnist(run, trained):
     """Measured (150 steps at 16x16, seed 0; G's average, 500 samples, 50 of each label,
     against 2,000 test images): FCD 92.1 -> 43.9."""
-    spec = trainer.read_spec(run)
-    untrained = trainer.build_model(spec, spec["overrides"])
+    untrained = untrained_and_trained(run)[0]
     real = reference_images("fashion_mnist", image_size=RUN["image_size"])[:2000]
-    classifier = fashion_mnist.load()
-    real_features = classifier.features(classifier_sized(real)[0])
-    labels = np.repeat(np.arange(10), 50)
-    before, after = (frechet_distance(real_features, classifier.features(
-        classifier_sized(model.generate(500, seed=1, labels=labels))[0]))
-        for model in (untrained, trained))
+    before, after = classifier_distances((untrained, trained), real, seed=1,
+                                         labels=np.repeat(np.arange(10), 50))
     print(f"biggan: FCD {before:.1f} -> {after:.1f}")
     assert after < 0.8 * before, (before, after)
 
@@ -238,16 +222,14 @@ def test_biggan_exports_and_serves_labels_and_truncation(run, trained):
     np.testing.assert_allclose(trained.sample_from_seeds(  # a far threshold truncates nothing
         tf.constant(seeds[:1], tf.int64), labels=tf.constant(labels[:1]))[0], expected[0],
         atol=1e-5)
-    configs = parse_model_config(
-        f'model_config_list {{ config {{ name: "big" base_path: "{base}" }} }}')
-    with ModelServer(configs, grpc_port=0, rest_port=0, poll_wait_seconds=0) as server:
+    with serve(base, "big") as predict:
         body = {"signature_name": "sample",
                 "instances": [dict(seed=s, labels=y, truncation=t)
                               for s, y, t in zip(seeds, labels, truncation)]}
-        code, reply = rest_call(server.rest_port, "POST", "/v1/models/big:predict", body)
+        code, reply = predict(body)
         assert code == 200, reply
         body["instances"][0]["truncation"] = 0.0
-        bad_code, bad_reply = rest_call(server.rest_port, "POST", "/v1/models/big:predict", body)
+        bad_code, bad_reply = predict(body)
     images = np.array([p["images"] for p in reply["predictions"]], np.float32)
     assert images.shape == (4, 16, 16, 1)
     np.testing.assert_allclose(images, expected, atol=1e-5)

@@ -1,6 +1,5 @@
 """The same model and train_step under MirroredStrategy and MultiWorkerMirroredStrategy."""
 import json
-import os
 import socket
 import subprocess
 import sys

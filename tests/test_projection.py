@@ -3,21 +3,15 @@ the defaults, a tiny command-line run on labelled Fashion-MNIST that learns, and
 served with labels."""
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO_ROOT, rest_call, subprocess_env
-from serving import ModelServer
-from serving.config import parse_model_config
-from zoo import data, trainer
-from zoo.classifiers import fashion_mnist
-from zoo.metrics import frechet_distance
-from zoo.metrics.images import classifier_sized, reference_images
+from conftest import classifier_distances, serve, train_from_command_line, untrained_and_trained
+from zoo import data
+from zoo.metrics.images import reference_images
 from zoo.models import build
 from zoo.networks import conditional_bn, projection, resnet, spectral
 
@@ -139,21 +133,13 @@ def test_projection_defaults_and_bad_inputs():
 def run(tmp_path_factory):
     """STEPS steps of the command line on labelled Fashion-MNIST at 16x16 (exported)."""
     run_dir = str(tmp_path_factory.mktemp("projection"))
-    child = subprocess.run(
-        [sys.executable, "-m", "zoo.train", "--model=projection", "--dataset=fashion_mnist",
-         f"--steps={STEPS}", f"--run_dir={run_dir}", "--verbose=0"]
-        + [f"--set={key}={value}" for key, value in RUN.items()],
-        cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=600)
-    assert child.returncode == 0, child.stderr[-3000:]
-    assert f"projection on fashion_mnist: {STEPS} steps" in child.stdout, child.stdout
+    train_from_command_line("projection", run_dir, STEPS, RUN)
     return run_dir
 
 
 @pytest.fixture(scope="module")
 def models(run):
-    """(the run's model as built, before training; the trained model from its checkpoint)."""
-    spec = trainer.read_spec(run)
-    return trainer.build_model(spec, spec["overrides"]), trainer.load_run(run)
+    return untrained_and_trained(run)
 
 
 def test_projection_learns_fashion_mnist_and_its_labels(run, models):
@@ -164,12 +150,8 @@ def test_projection_learns_fashion_mnist_and_its_labels(run, models):
         assert json.load(handle)["config"]["num_classes"] == 10
     untrained, trained = models
     real = reference_images("fashion_mnist", image_size=RUN["image_size"])[:2000]
-    classifier = fashion_mnist.load()
-    real_features = classifier.features(classifier_sized(real)[0])
-    labels = np.repeat(np.arange(10), 50)
-    before, after = (frechet_distance(real_features, classifier.features(
-        classifier_sized(model.generate(500, seed=1, labels=labels))[0]))
-        for model in (untrained, trained))
+    before, after = classifier_distances((untrained, trained), real, seed=1,
+                                         labels=np.repeat(np.arange(10), 50))
     z = tf.random.stateless_normal([10, RUN["latent_dim"]], [2, 3])
     spread = [float(np.abs(model.generator([z, tf.range(10)], training=False)
                            - model.generator([z, tf.zeros(10, tf.int32)], training=False)).max())
@@ -187,16 +169,13 @@ def test_projection_exports_and_serves_labels(run, models):
     assert set(loaded.signatures["serving_default"].structured_input_signature[1]) == {
         "z", "labels"}
     seeds, labels = [3, 3, 4], [1, 7, 1]
-    configs = parse_model_config(
-        f'model_config_list {{ config {{ name: "proj" base_path: "{base}" }} }}')
-    with ModelServer(configs, grpc_port=0, rest_port=0, poll_wait_seconds=0) as server:
+    with serve(base, "proj") as predict:
         body = {"signature_name": "sample",
                 "instances": [{"seed": s, "labels": y} for s, y in zip(seeds, labels)]}
-        code, reply = rest_call(server.rest_port, "POST", "/v1/models/proj:predict", body)
+        code, reply = predict(body)
         assert code == 200, reply
         body["instances"][0]["labels"] = 10
-        bad_code, bad_reply = rest_call(server.rest_port, "POST", "/v1/models/proj:predict",
-                                        body)
+        bad_code, bad_reply = predict(body)
     images = np.array([p["images"] for p in reply["predictions"]], np.float32)
     assert images.shape == (3, 16, 16, 1)
     expected = models[1].sample_from_seeds(tf.constant(seeds, tf.int64),

@@ -7,13 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import rest_call
-from serving import ModelServer
-from serving.config import parse_model_config
+from conftest import classifier_distances, serve, untrained_and_trained
 from zoo import data, losses, trainer
-from zoo.classifiers import fashion_mnist
-from zoo.metrics import frechet_distance
-from zoo.metrics.images import classifier_sized, reference_images
+from zoo.metrics.images import reference_images
 from zoo.models import build
 from zoo.networks import resnet, spectral
 
@@ -163,19 +159,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def models(run):
-    """(the run's model as built, before training; the trained model from its checkpoint)."""
-    spec = trainer.read_spec(run[0])
-    return trainer.build_model(spec, spec["overrides"]), trainer.load_run(run[0])
-
-
-def classifier_distances(generators, real):
-    """FCD of 500 samples of each generator against `real`, both resized to 28x28 for the
-    zoo's classifier (as `zoo.metrics.fashion_mnist_scores` does)."""
-    classifier = fashion_mnist.load()
-    real_features = classifier.features(classifier_sized(real)[0])
-    return [frechet_distance(real_features,
-                             classifier.features(classifier_sized(model.generate(500))[0]))
-            for model in generators]
+    return untrained_and_trained(run[0])
 
 
 def test_sngan_learns_fashion_mnist(models):
@@ -216,11 +200,8 @@ def test_sngan_exports_and_serves_sample(run, models):
     base = os.path.join(run_dir, "export", "sngan_fashion_mnist")
     assert result.export_path == os.path.join(base, "1")
     seeds = [3, 1, 4, 1]
-    configs = parse_model_config(
-        f'model_config_list {{ config {{ name: "sngan" base_path: "{base}" }} }}')
-    with ModelServer(configs, grpc_port=0, rest_port=0, poll_wait_seconds=0) as server:
-        code, body = rest_call(server.rest_port, "POST", "/v1/models/sngan:predict",
-                               {"signature_name": "sample", "instances": seeds})
+    with serve(base, "sngan") as predict:
+        code, body = predict({"signature_name": "sample", "instances": seeds})
     assert code == 200, body
     images = np.array([p["images"] for p in body["predictions"]], np.float32)
     assert images.shape == (4, 16, 16, 1)

@@ -13,8 +13,8 @@ from conftest import REPO_ROOT, subprocess_env
 from zoo import data, trainer
 from zoo.models import GAN, build
 from zoo.networks import mlp
-from zoo.techniques import (feature_matching, historical_averaging, label_smoothing,
-                            minibatch, virtual_batch_norm)
+from zoo.techniques import (feature_matching, label_smoothing, minibatch,
+                            virtual_batch_norm)
 
 TINY = dict(generator_hidden=[16], discriminator_hidden=[16], batch_size=32)
 TINY_DCGAN = dict(width=8, latent_dim=16, batch_size=16)

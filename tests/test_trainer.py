@@ -1,6 +1,5 @@
 """Run directories: resume after a kill, stop on a non-finite loss, bad input from the CLI."""
 import json
-import os
 import re
 import signal
 import subprocess
