@@ -82,26 +82,20 @@ def table(results: dict, datasets: list[str], steps: int, seeds: list[int],
 
 def main(argv: list[str]) -> None:
     del argv
-    import keras
-
     from benchmarks.machine import machine
+    from benchmarks.mixture_fit import cells_with_progress
 
-    seeds = list(range(FLAGS.seeds))
-    cells = [(dataset, seed, label) for dataset in FLAGS.datasets for seed in seeds
-             for label in CONTENDERS]
     results = {d: {label: [] for label in CONTENDERS} for d in FLAGS.datasets}
-    progress = keras.utils.Progbar(len(cells), unit_name="run")
     started = time.time()
-    for done, (dataset, seed, label) in enumerate(cells, 1):
+    for dataset, seed, label in cells_with_progress(FLAGS.datasets, FLAGS.seeds, CONTENDERS):
         name, overrides = CONTENDERS[label]
         metrics = run_one(name, overrides, dataset, FLAGS.steps, seed)
         results[dataset][label].append(metrics)
         logger.info("%s seed %d %s: %d modes, %.3f high quality (%.0fs)", dataset, seed,
                     label, metrics["modes_covered"], metrics["high_quality_fraction"],
                     time.time() - started)
-        progress.update(done)
-    report = table(results, FLAGS.datasets, FLAGS.steps, seeds, time.time() - started,
-                   machine())
+    report = table(results, FLAGS.datasets, FLAGS.steps, list(range(FLAGS.seeds)),
+                   time.time() - started, machine())
     with open(FLAGS.out, "w") as handle:
         handle.write(report)
     logger.info("wrote %s\n%s", FLAGS.out, report)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import keras
+
 from zoo import data, evaluation
 
 
@@ -27,3 +29,14 @@ def fit_and_evaluate(model: Any, dataset: str, seed: int,
     metrics.update(seconds=time.time() - started, steps=steps)
     return metrics, history
 
+
+
+def cells_with_progress(datasets: list[str], seeds: int, labels: list[str]):
+    """Yields every (dataset, seed, contender label), seeds 0..seeds-1, with a progress bar
+    that advances as each is done."""
+    cells = [(dataset, seed, label) for dataset in datasets for seed in range(seeds)
+             for label in labels]
+    progress = keras.utils.Progbar(len(cells), unit_name="run")
+    for done, cell in enumerate(cells, 1):
+        yield cell
+        progress.update(done)

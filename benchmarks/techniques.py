@@ -130,16 +130,12 @@ def main(argv: list[str]) -> None:
     unknown = sorted(set(FLAGS.contenders) - set(CONTENDERS))
     if unknown:
         raise app.UsageError(f"unknown contenders {unknown}; valid: {list(CONTENDERS)}")
-    import keras
-
     from benchmarks.machine import machine
+    from benchmarks.mixture_fit import cells_with_progress
 
-    seeds = list(range(FLAGS.seeds))
-    cells = [(dataset, seed, label) for dataset in FLAGS.datasets for seed in seeds
-             for label in FLAGS.contenders]
-    progress = keras.utils.Progbar(len(cells), unit_name="run")
     results = {}
-    for done, (dataset, seed, label) in enumerate(cells, 1):
+    for dataset, seed, label in cells_with_progress(FLAGS.datasets, FLAGS.seeds,
+                                                    FLAGS.contenders):
         overrides, batch_norm = CONTENDERS[label]
         metrics = run_one(overrides, batch_norm, dataset, FLAGS.steps, seed)
         results[(dataset, label, seed)] = metrics
@@ -147,8 +143,7 @@ def main(argv: list[str]) -> None:
                     "(%.0fs)", dataset, seed, label, metrics["modes_covered"],
                     metrics["high_quality_fraction"], metrics["last_d_loss"],
                     metrics["last_g_loss"], metrics["seconds"])
-        progress.update(done)
-    report = table(results, FLAGS.steps, seeds, machine())
+    report = table(results, FLAGS.steps, list(range(FLAGS.seeds)), machine())
     with open(FLAGS.out, "w") as handle:
         handle.write(report)
     logger.info("wrote %s\n%s", FLAGS.out, report)
