@@ -154,9 +154,14 @@ class CGAN(GAN):
                     maxval=self.num_classes, dtype=tf.int32),
                 tf.cast(seeds, tf.int64), fn_output_signature=tf.int32)
         labels = tf.cast(labels, tf.int32)
-        tf.debugging.assert_non_negative(labels, message="labels must be >= 0")
-        tf.debugging.assert_less(labels, self.num_classes,
-                                 message=f"labels must be < num_classes = {self.num_classes}")
+        checks = [tf.debugging.assert_non_negative(labels, message="labels must be >= 0"),
+                  tf.debugging.assert_less(
+                      labels, self.num_classes,
+                      message=f"labels must be < num_classes = {self.num_classes}")]
+        # In a graph, the embedding lookup would otherwise race the checks and may fail
+        # first, with TF's "indices[0] = 8 is not in [0, 8)" instead of the message.
+        with tf.control_dependencies(checks):
+            labels = tf.identity(labels)
         return [z, labels]
 
     # -------------------------------------------------------- serialization
