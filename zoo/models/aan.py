@@ -284,6 +284,8 @@ class AAN(GAN):
     walk_title = "Gibbs walk: data, then 1..{steps} sweeps"
 
     # -------------------------------------------------------- serialization
+    serialized_objects = ("generator", "features", "head", "rbm")
+
     def get_config(self) -> dict:
         config = super().get_config()
         del config["discriminator"], config["latent_dim"]
@@ -294,10 +296,3 @@ class AAN(GAN):
                       feature_binarization=self.feature_binarization,
                       fantasy_fraction=self.fantasy_fraction)
         return config
-
-    @classmethod
-    def from_config(cls, config: dict) -> "AAN":
-        config = dict(config)
-        for key in ("generator", "features", "head", "rbm"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)

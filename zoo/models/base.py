@@ -522,6 +522,11 @@ class GAN(keras.Model):
         return self.generator(inputs, training=training)
 
     # -------------------------------------------------------- serialization
+    # The config keys holding serialized Keras objects (networks, layers) that `from_config`
+    # deserializes; a variant with other sub-networks in its config names its own.
+    serialized_objects: tuple[str, ...] = ("generator", "discriminator",
+                                           "denoising_feature_matching")
+
     def get_config(self) -> dict:
         return {
             "generator": keras.saving.serialize_keras_object(self.generator),
@@ -548,7 +553,7 @@ class GAN(keras.Model):
     @classmethod
     def from_config(cls, config: dict) -> "GAN":
         config = dict(config)
-        for key in ("generator", "discriminator", "denoising_feature_matching"):
+        for key in cls.serialized_objects:
             if key in config:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)

@@ -287,6 +287,8 @@ class InfoGAN(GAN):
         return keras.ops.convert_to_numpy(self.q_head(features, training=False))
 
     # -------------------------------------------------------- serialization
+    serialized_objects = ("generator", "features", "head", "q_head")
+
     def get_config(self) -> dict:
         config = super().get_config()
         del config["discriminator"]
@@ -296,10 +298,3 @@ class InfoGAN(GAN):
                       categories=self.categories, continuous_codes=self.continuous_codes,
                       info_weight=self.info_weight, continuous_weight=self.continuous_weight)
         return config
-
-    @classmethod
-    def from_config(cls, config: dict) -> "InfoGAN":
-        config = dict(config)
-        for key in ("generator", "features", "head", "q_head"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
