@@ -137,11 +137,6 @@ class CGAN(GAN):
                              f"{values.min()} to {values.max()}")
         return tf.constant(values, tf.int32)
 
-    def generate(self, num_samples: int, seed: int = 0, labels: Any = None,
-                 **draw_options: Any) -> np.ndarray:
-        """`num_samples` samples of `labels` (int [num_samples]; None: drawn from `seed`)."""
-        return super().generate(num_samples, seed, labels, **draw_options)
-
     def generator_inputs_from_seeds(self, seeds: tf.Tensor,
                                     labels: tf.Tensor | None = None) -> list:
         """Row i: [z drawn from seeds[i], labels[i]]; without labels, each row's label is
