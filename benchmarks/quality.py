@@ -37,7 +37,7 @@ from typing import Mapping  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from benchmarks.workers import (Workers, command_line, dataset_layout,  # noqa: E402
-                                not_applicable)
+                                not_applicable, registered_variants)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("variants", [], "Variants to run (default: every registered one).")
@@ -158,12 +158,9 @@ def main(argv: list[str]) -> int:
 
     from benchmarks.machine import machine
     from benchmarks.quality_table import Layout, render
-    from zoo.models import MODELS
     from zoo.trainer import write_json_atomically
 
-    variants = FLAGS.variants or MODELS.names()
-    for name in variants:
-        MODELS.get(name)  # unknown names fail loudly, listing the valid ones
+    variants = registered_variants(FLAGS.variants)
     datasets = dataset_layout(FLAGS.datasets)
     seeds = {d: list(range(FLAGS.seeds if spec["kind"] == "mixture" else FLAGS.image_seeds))
              for d, spec in datasets.items()}

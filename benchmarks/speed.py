@@ -29,7 +29,8 @@ import time  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from benchmarks.speed_table import render, rounds  # noqa: E402
-from benchmarks.workers import Workers, command_line, not_applicable  # noqa: E402
+from benchmarks.workers import (Workers, command_line, not_applicable,  # noqa: E402
+                                registered_variants)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("variants", [], "Variants to time (default: every registered one).")
@@ -82,15 +83,11 @@ def main(argv: list[str]) -> int:
     import keras
 
     from benchmarks.machine import machine
-    from zoo.models import MODELS
     from zoo.trainer import write_json_atomically
 
-    variants = FLAGS.variants or MODELS.names()
-    MODELS.get(FLAGS.baseline)
+    variants = registered_variants(FLAGS.variants)
     if FLAGS.baseline not in variants:
-        variants = [FLAGS.baseline] + variants
-    for name in variants:
-        MODELS.get(name)
+        variants = registered_variants([FLAGS.baseline]) + variants
     try:
         batches = [int(b) for b in FLAGS.batch_sizes]
     except ValueError:

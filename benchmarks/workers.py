@@ -19,6 +19,17 @@ from typing import Any, Iterable
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def registered_variants(names: Iterable[str]) -> list[str]:
+    """`names` (all registered variants when empty), each checked: an unknown name fails
+    loudly, listing the valid ones."""
+    from zoo.models import MODELS
+
+    variants = list(names) or MODELS.names()
+    for name in variants:
+        MODELS.get(name)
+    return variants
+
+
 def not_applicable(variants: Iterable[str], datasets: Iterable[str]) -> dict[tuple[str, str], str]:
     """(dataset, variant) -> why the variant's `default_config` rejects the dataset
     (e.g. dcgan on a mixture); pairs that build are absent."""
