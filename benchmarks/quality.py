@@ -1,13 +1,16 @@
 """Every registered variant with its defaults on the mixtures and Fashion-MNIST: RESULTS.md.
 
     python -m benchmarks.quality [--variants=gan,aan] [--datasets=ring8,grid25,fashion_mnist]
-        [--seeds=3] [--steps=N] [--jobs=16] [--threads=1] [--out=benchmarks/RESULTS.md]
+        [--seeds=3] [--steps=N] [--config='{"sngan": {"width": 32}}'] [--jobs=16]
+        [--threads=1] [--out=benchmarks/RESULTS.md]
 
 For each variant in `zoo.models.MODELS` (or --variants), each dataset and each seed
 (--seeds on the mixtures, --image_seeds on image datasets), one cell: `python -m
 benchmarks.quality_run` in its own process trains the variant with its defaults through
-`zoo.trainer.train` (--steps overrides the length, for smoke runs) and measures it with
-`zoo.metrics.report.measure`. --jobs cells run at once, each process with --threads
+`zoo.trainer.train` (--steps overrides the length, for smoke runs; --config gives some
+variants a diff over their defaults, e.g. smaller networks where the defaults take hours
+on the machine at hand, and the report shows the diff beside the variant) and measures it
+with `zoo.metrics.report.measure`. --jobs cells run at once, each process with --threads
 TensorFlow threads (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS / OMP_NUM_THREADS) and
 GPU memory growth on. A variant whose `default_config` rejects a dataset (dcgan on the
 mixtures) is listed as n/a with its reason.
@@ -15,7 +18,7 @@ mixtures) is listed as n/a with its reason.
 Each finished cell is added to the results JSON beside --out (RESULTS.json) and the
 Markdown report is rewritten at once (`benchmarks.quality_table`), so an interrupted
 benchmark keeps what it measured; a rerun skips the cells recorded there (same variant,
-dataset, seed and --steps) and retries those that crashed. Cells keep their run
+dataset, seed, --steps and config diff) and retries those that crashed. Cells keep their run
 directories under --run_root (checkpoints, TensorBoard logs, sample pictures), and an
 interrupted cell resumes from its last checkpoint.
 """
@@ -28,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import concurrent.futures  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
@@ -36,8 +40,8 @@ from typing import Mapping  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-from benchmarks.workers import (Workers, command_line, dataset_layout,  # noqa: E402
-                                not_applicable, registered_variants)
+from benchmarks.workers import (Workers, command_line, config_diffs,  # noqa: E402
+                                dataset_layout, not_applicable, registered_variants)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("variants", [], "Variants to run (default: every registered one).")
@@ -47,6 +51,8 @@ flags.DEFINE_integer("seeds", 3, "Seeds (trials) per variant on each mixture: 0.
 flags.DEFINE_integer("image_seeds", 1, "Seeds per variant on each image dataset.", lower_bound=1)
 flags.DEFINE_integer("steps", None, "Generator steps for every cell (default: each variant's "
                      "own for the dataset); for smoke runs.", lower_bound=1)
+flags.DEFINE_string("config", "", "Config diffs over some variants' defaults, as JSON "
+                    '{"variant": {"key": value}}; shown beside the variant in the report.')
 flags.DEFINE_string("out", os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                         "RESULTS.md"), "The Markdown report.")
 flags.DEFINE_string("run_root", None, "Where the cells' run directories go "
@@ -59,8 +65,8 @@ flags.DEFINE_integer("image_samples", 10_000, "Generated images for the image me
                      lower_bound=1)
 flags.DEFINE_integer("timeout", 0, "Seconds before a cell is killed (0: none).", lower_bound=0)
 
-OWN_FLAGS = ("variants", "datasets", "seeds", "image_seeds", "steps", "out", "run_root",
-             "threads", "jobs", "image_samples", "timeout")
+OWN_FLAGS = ("variants", "datasets", "seeds", "image_seeds", "steps", "config", "out",
+             "run_root", "threads", "jobs", "image_samples", "timeout")
 logger = logging.getLogger(__name__)
 
 
@@ -72,15 +78,20 @@ class Cell:
     dataset: str
     seed: int
     steps: int | None
+    config: str = ""  # the variant's config diff as canonical JSON; "" for its defaults
 
     @property
     def key(self) -> str:
         return (f"{self.dataset}/{self.variant}/seed={self.seed}/"
-                f"steps={self.steps or 'default'}")
+                f"steps={self.steps or 'default'}" + (f"/config={self.config}"
+                                                      if self.config else ""))
 
     @property
     def dirname(self) -> str:
-        return f"{self.variant}_{self.dataset}_seed{self.seed}_steps{self.steps or 'default'}"
+        name = f"{self.variant}_{self.dataset}_seed{self.seed}_steps{self.steps or 'default'}"
+        if self.config:
+            name += "_config" + hashlib.sha1(self.config.encode()).hexdigest()[:10]
+        return name
 
 
 def results_path(out: str) -> str:
@@ -109,6 +120,7 @@ def cell_runner(workers: Workers, run_root: str, threads: int, num_samples: int)
         flags_ = [f"--model={cell.variant}", f"--dataset={cell.dataset}", f"--seed={cell.seed}",
                   f"--run_dir={run_dir}", f"--threads={threads}", f"--num_samples={num_samples}"]
         flags_ += [f"--steps={cell.steps}"] if cell.steps else []
+        flags_ += [f"--config={cell.config}"] if cell.config else []
         log_path = os.path.join(run_dir, "benchmark_cell.log")
         record = workers.run("benchmarks.quality_run", flags_,
                              os.path.join(run_dir, "benchmark_cell.json"), log_path)
@@ -117,10 +129,12 @@ def cell_runner(workers: Workers, run_root: str, threads: int, num_samples: int)
 
 
 def plan(variants: list[str], datasets: dict[str, dict], seeds: dict[str, list[int]],
-         steps: int | None, skip: Mapping[tuple[str, str], str]) -> list[Cell]:
+         steps: int | None, skip: Mapping[tuple[str, str], str],
+         diffs: Mapping[str, dict] | None = None) -> list[Cell]:
     """The cells to run: image datasets first (their cells are the longest), then by seed."""
-    cells = [Cell(v, d, s, steps) for d in datasets for s in seeds[d] for v in variants
-             if (d, v) not in skip]
+    configs = {v: json.dumps(d, sort_keys=True) for v, d in (diffs or {}).items()}
+    cells = [Cell(v, d, s, steps, configs.get(v, "")) for d in datasets for s in seeds[d]
+             for v in variants if (d, v) not in skip]
     return sorted(cells, key=lambda c: (datasets[c.dataset]["kind"] == "mixture", c.seed))
 
 
@@ -142,7 +156,8 @@ def header(jobs: int, threads: int, records: list[dict], seconds: float,
         "Machine(s): " + ("; ".join(machines) if machines else "(none yet)"),
         "",
         "Each run: `python -m benchmarks.quality_run` (one process): `zoo.trainer.train` with "
-        "the variant's defaults for the dataset (`default_config`; generator steps as "
+        "the variant's defaults for the dataset (`default_config`, updated by the config "
+        "diff shown beside the variant where it has one; generator steps as "
         "configured unless `--steps`), checkpoints every 500 steps, then "
         "`zoo.metrics.report.measure` on the restored last checkpoint. steps/s: training "
         "steps timed between consecutive batch ends (`benchmarks.timing.StepTimer`: the "
@@ -165,6 +180,7 @@ def main(argv: list[str]) -> int:
     seeds = {d: list(range(FLAGS.seeds if spec["kind"] == "mixture" else FLAGS.image_seeds))
              for d, spec in datasets.items()}
     skip = not_applicable(variants, list(datasets))
+    diffs = config_diffs(FLAGS.config, variants, datasets, skip)
     json_path = results_path(FLAGS.out)
     run_root = FLAGS.run_root or os.path.join(os.path.dirname(os.path.abspath(FLAGS.out)),
                                               "runs", "quality")
@@ -172,7 +188,7 @@ def main(argv: list[str]) -> int:
     jobs = FLAGS.jobs or max(1, (os.cpu_count() or 1) // max(threads, 1))
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
     store = load_results(json_path)
-    cells = plan(variants, datasets, seeds, FLAGS.steps, skip)
+    cells = plan(variants, datasets, seeds, FLAGS.steps, skip, diffs)
     todo = [c for c in cells if not finished(store.get(c.key))]
     logger.info("%d cells, %d recorded already, %d to run with %d jobs", len(cells),
                 len(cells) - len(todo), len(todo), jobs)
@@ -207,7 +223,8 @@ def main(argv: list[str]) -> int:
         for future in concurrent.futures.as_completed(futures):
             cell = futures[future]
             record = dict(future.result(), variant=cell.variant, dataset=cell.dataset,
-                          seed=cell.seed, steps_override=cell.steps, machine=this_machine,
+                          seed=cell.seed, steps_override=cell.steps,
+                          config=json.loads(cell.config or "{}"), machine=this_machine,
                           jobs=jobs, threads=threads,
                           finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
             store[cell.key] = record

@@ -2,12 +2,14 @@
 
     python -m benchmarks.quality_run --model=gan --dataset=ring8 --seed=0 \
         --run_dir=runs/benchmarks/quality/gan_ring8_seed0 --result=cell.json [--steps=N]
+        [--config='{"width": 32}']
 
-Trains with `zoo.trainer.train` (the variant's defaults for the dataset; --steps overrides
-their length), timing the training steps with `benchmarks.timing.StepTimer`, then measures
-the trained generator with `zoo.metrics.report.measure` and writes one JSON record to
---result: status ("ok" or "diverged"), steps, steps per second, training and measuring
-seconds, the metrics and their protocol. An existing --run_dir is resumed from its last
+Trains with `zoo.trainer.train` (the variant's defaults for the dataset, updated by the
+--config diff; --steps overrides their length), timing the training steps with
+`benchmarks.timing.StepTimer`, then measures the trained generator with
+`zoo.metrics.report.measure` and writes one JSON record to --result: status ("ok" or
+"diverged"), steps, steps per second, training and measuring seconds, the metrics and
+their protocol. An existing --run_dir is resumed from its last
 checkpoint (the timing then covers the steps trained here). `python -m benchmarks.quality`
 runs one of these per worker process.
 """
@@ -29,6 +31,7 @@ flags.DEFINE_string("model", None, "Variant name.")
 flags.DEFINE_string("dataset", None, "Dataset name.")
 flags.DEFINE_integer("seed", 0, "Training seed.")
 flags.DEFINE_integer("steps", None, "Generator steps (default: the variant's for the dataset).")
+flags.DEFINE_string("config", "", "A config diff over the variant's defaults, as a JSON object.")
 flags.DEFINE_string("run_dir", None, "Run directory (resumed when it exists).")
 flags.DEFINE_string("result", None, "Where to write the JSON record.")
 flags.DEFINE_integer("threads", 1, "TensorFlow intra- and inter-op threads (0: TF's default).")
@@ -44,7 +47,8 @@ def numbers_only(metrics: dict) -> dict:
 
 
 def run_cell(model_name: str, dataset: str, seed: int, run_dir: str, steps: int | None,
-             num_samples: int, checkpoint_every: int = 500) -> dict:
+             num_samples: int, checkpoint_every: int = 500,
+             config: dict | None = None) -> dict:
     """Trains and measures one cell; returns its record (see the module docstring)."""
     from benchmarks.timing import StepTimer
     from zoo import trainer
@@ -54,6 +58,7 @@ def run_cell(model_name: str, dataset: str, seed: int, run_dir: str, steps: int 
     started = time.time()
     try:
         result = trainer.train(model_name, dataset, run_dir, steps=steps, seed=seed,
+                               overrides=config,
                                checkpoint_every=checkpoint_every, verbose=0, export=False,
                                extra_callbacks=[timer])
     except trainer.TrainingDiverged as error:
@@ -78,7 +83,8 @@ def main(argv: list[str]) -> int:
 
     configure_threads(FLAGS.threads)
     record = run_cell(FLAGS.model, FLAGS.dataset, FLAGS.seed, FLAGS.run_dir, FLAGS.steps,
-                      FLAGS.num_samples, FLAGS.checkpoint_every)
+                      FLAGS.num_samples, FLAGS.checkpoint_every,
+                      json.loads(FLAGS.config) if FLAGS.config else None)
     from zoo.trainer import write_json_atomically
 
     write_json_atomically(FLAGS.result, record)

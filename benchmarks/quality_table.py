@@ -2,7 +2,7 @@
 
 `render(records, layout)` turns the per-run records `benchmarks.quality` collects (one per
 variant, dataset and seed) into the report: for each Gaussian mixture, one row per variant
-with mean ± std over seeds (population std, ddof=0) of modes covered, high-quality fraction
+(and config diff over its defaults, if a run had one, named beside the variant) with mean ± std over seeds (population std, ddof=0) of modes covered, high-quality fraction
 and reverse KL, whether every trial covered every mode, steps per second and wall time;
 the published anchors (PacGAN Table 1; VEEGAN Table 1) and the zoo's target as rows of the
 same table; the best variant and whether it meets the target. For Fashion-MNIST, one row
@@ -12,6 +12,7 @@ and recall. Every table is preceded by its protocol.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -98,6 +99,22 @@ class MixtureRow:
                 -float(self.values("reverse_kl").mean()))
 
 
+def labelled(variant: str, config: Mapping[str, Any] | None) -> str:
+    """The row's name: the variant, with its config diff over the defaults when it has one."""
+    if not config:
+        return variant
+    return f"{variant} ({', '.join(f'{k}={v}' for k, v in sorted(config.items()))})"
+
+
+def by_config(records: list[dict]) -> dict[str, list[dict]]:
+    """The variant's records grouped by their config diff (label -> records), defaults first."""
+    groups: dict[str, list[dict]] = {}
+    for r in sorted(records, key=lambda r: (bool(r.get("config")), json.dumps(
+            r.get("config") or {}, sort_keys=True))):
+        groups.setdefault(labelled(r["variant"], r.get("config")), []).append(r)
+    return groups
+
+
 def mean_std(values: np.ndarray, digits: int, percent: bool = False) -> str:
     scale, suffix = (100.0, "%") if percent else (1.0, "")
     if len(values) == 0:
@@ -137,6 +154,21 @@ def anchor_line(anchor: Anchor, num_modes: int) -> str:
             f"{anchor.high_quality:.1%} | {kl} | {every} (mean {anchor.modes:.1f}) | — | — | |")
 
 
+def mixture_line(row: MixtureRow, records: list[dict]) -> str:
+    """One variant's (or variant and config diff's) row of a mixture table."""
+    every = "yes" if row.all_modes_every_trial else "no"
+    if not row.complete:
+        every += " (so far)"
+    per_seed = ", ".join(str(int(m)) for m in row.values("modes_covered"))
+    steps = ", ".join(str(s) for s in sorted({r.get("steps") for r in row.ok}))
+    return (f"| {row.variant} | {trials_cell(row)} | {steps or '—'} | "
+            f"{mean_std(row.values('modes_covered'), 1)} ({per_seed}) | "
+            f"{mean_std(row.values('high_quality_fraction'), 1, percent=True)} | "
+            f"{mean_std(row.values('reverse_kl'), 3)} | {every} | "
+            f"{mean_of(records, 'steps_per_second', 1)} | {mean_of(records, 'wall_seconds', 0)} | "
+            f"{other_metrics(row.ok, MIXTURE_KEYS)} |")
+
+
 def mixture_section(dataset: str, records: list[dict], layout: Layout) -> list[str]:
     num_modes = int(layout.datasets[dataset]["num_modes"])
     expected = len(layout.seeds[dataset])
@@ -151,25 +183,14 @@ def mixture_section(dataset: str, records: list[dict], layout: Layout) -> list[s
         if reason is not None:
             lines.append(f"| {variant} | n/a | — | — | — | — | — | — | — | skipped: {reason} |")
             continue
-        mine = [r for r in records if r["variant"] == variant]
-        row = MixtureRow(variant, expected, [r for r in mine if r["status"] == "ok"],
-                         [r for r in mine if r["status"] != "ok"], num_modes)
-        rows.append(row)
-        if not mine:
+        groups = by_config([r for r in records if r["variant"] == variant])
+        if not groups:
             lines.append(f"| {variant} | 0/{expected} | — | — | — | — | — | — | — | not run yet |")
-            continue
-        every = "yes" if row.all_modes_every_trial else "no"
-        if not row.complete:
-            every += " (so far)"
-        per_seed = ", ".join(str(int(m)) for m in row.values("modes_covered"))
-        steps = ", ".join(str(s) for s in sorted({r.get("steps") for r in row.ok}))
-        lines.append(
-            f"| {variant} | {trials_cell(row)} | {steps or '—'} | "
-            f"{mean_std(row.values('modes_covered'), 1)} ({per_seed}) | "
-            f"{mean_std(row.values('high_quality_fraction'), 1, percent=True)} | "
-            f"{mean_std(row.values('reverse_kl'), 3)} | {every} | "
-            f"{mean_of(mine, 'steps_per_second', 1)} | {mean_of(mine, 'wall_seconds', 0)} | "
-            f"{other_metrics(row.ok, MIXTURE_KEYS)} |")
+        for name, mine in groups.items():
+            row = MixtureRow(name, expected, [r for r in mine if r["status"] == "ok"],
+                             [r for r in mine if r["status"] != "ok"], num_modes)
+            rows.append(row)
+            lines.append(mixture_line(row, mine))
     for anchor in ANCHORS.get(dataset, ()):
         lines.append(anchor_line(anchor, num_modes))
     lines.append(f"| **zoo target** | every trial | | {num_modes} in every trial | "
@@ -196,6 +217,21 @@ def fmt(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def image_line(name: str, r: dict) -> str:
+    """One run's row of an image table."""
+    if r["status"] != "ok":
+        return (f"| {name} | {r['seed']} | — | — | — | — | — | — | — | "
+                f"{fmt(r.get('wall_seconds'), 0)} | {r['status']} |")
+    m = r["metrics"]
+    score = (f"{m['classifier_score']:.2f} ± {m.get('classifier_score_std', 0.0):.2f}"
+             if "classifier_score" in m else "—")
+    return (f"| {name} | {r['seed']} | {r.get('steps', '—')} | "
+            f"{fmt(m.get('frechet_classifier_distance'))} | {score} | "
+            f"{fmt(m.get('kernel_classifier_distance'), 4)} | {fmt(m.get('precision'))} | "
+            f"{fmt(m.get('recall'))} | {fmt(r.get('steps_per_second'), 2)} | "
+            f"{fmt(r.get('wall_seconds'), 0)} | {other_metrics([r], IMAGE_KEYS)} |")
+
+
 def image_section(dataset: str, records: list[dict], layout: Layout) -> list[str]:
     lines = [f"### {dataset}", "",
              "| variant | seed | steps | FCD | classifier score | KCD | precision | recall | "
@@ -206,23 +242,11 @@ def image_section(dataset: str, records: list[dict], layout: Layout) -> list[str
         if reason is not None:
             lines.append(f"| {variant} | n/a | — | — | — | — | — | — | — | — | skipped: {reason} |")
             continue
-        mine = sorted((r for r in records if r["variant"] == variant), key=lambda r: r["seed"])
+        mine = [r for r in records if r["variant"] == variant]
         if not mine:
             lines.append(f"| {variant} | — | — | — | — | — | — | — | — | — | not run yet |")
-        for r in mine:
-            if r["status"] != "ok":
-                lines.append(f"| {variant} | {r['seed']} | — | — | — | — | — | — | — | "
-                             f"{fmt(r.get('wall_seconds'), 0)} | {r['status']} |")
-                continue
-            m = r["metrics"]
-            score = (f"{m['classifier_score']:.2f} ± {m.get('classifier_score_std', 0.0):.2f}"
-                     if "classifier_score" in m else "—")
-            lines.append(
-                f"| {variant} | {r['seed']} | {r.get('steps', '—')} | "
-                f"{fmt(m.get('frechet_classifier_distance'))} | {score} | "
-                f"{fmt(m.get('kernel_classifier_distance'), 4)} | {fmt(m.get('precision'))} | "
-                f"{fmt(m.get('recall'))} | {fmt(r.get('steps_per_second'), 2)} | "
-                f"{fmt(r.get('wall_seconds'), 0)} | {other_metrics([r], IMAGE_KEYS)} |")
+        for name, group in by_config(mine).items():
+            lines += [image_line(name, r) for r in sorted(group, key=lambda r: r["seed"])]
     if dataset == "fashion_mnist":
         d = FASHION_MNIST_DATA_ROW
         lines.append(
@@ -252,7 +276,8 @@ def protocol_lines(records: list[dict], group: str) -> list[str]:
 def render(records: list[dict], layout: Layout) -> str:
     """The whole RESULTS.md (module docstring)."""
     by_dataset = {d: [r for r in records if r["dataset"] == d] for d in layout.datasets}
-    lines = ["# Quality of every variant, with its defaults", ""] + layout.header + [""]
+    lines = (["# Quality of every variant, with its defaults (or the diff named beside it)", ""]
+             + layout.header + [""])
     mixtures = [d for d, spec in layout.datasets.items() if spec["kind"] == "mixture"]
     images = [d for d, spec in layout.datasets.items() if spec["kind"] != "mixture"]
     if mixtures:

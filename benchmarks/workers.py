@@ -47,6 +47,41 @@ def not_applicable(variants: Iterable[str], datasets: Iterable[str]) -> dict[tup
     return reasons
 
 
+def config_diffs(text: str, variants: Iterable[str], datasets: Iterable[str],
+                 skip: dict[tuple[str, str], str]) -> dict[str, dict]:
+    """variant -> its config diff, from `text`, JSON {"variant": {"key": value}} ("" for none).
+
+    Each diff is checked where it will run: a variant that is not being run, or a key that
+    its defaults for a dataset lack, fails loudly here rather than in a worker process.
+    """
+    from zoo import data
+    from zoo.config import merge
+    from zoo.models import MODELS
+    from zoo.models.base import SKELETON_DEFAULTS
+
+    if not text.strip():
+        return {}
+    try:
+        diffs = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--config is not JSON ({error}): {text!r}") from None
+    if not isinstance(diffs, dict) or not all(isinstance(d, dict) for d in diffs.values()):
+        raise ValueError(f'--config must map variants to config diffs, '
+                         f'e.g. {{"sngan": {{"width": 32}}}}; got {text!r}')
+    variants = list(variants)
+    unknown = sorted(set(diffs) - set(variants))
+    if unknown:
+        raise ValueError(f"--config names variants that are not being run: {unknown}; "
+                         f"running: {variants}")
+    for variant, diff in diffs.items():
+        for dataset in datasets:
+            if (dataset, variant) not in skip:
+                defaults = MODELS.get(variant).default_config(data.info(dataset))
+                merge(dict(SKELETON_DEFAULTS, **defaults), diff,
+                      f"--config {variant} on {dataset}")
+    return {v: d for v, d in diffs.items() if d}
+
+
 def dataset_layout(datasets: Iterable[str]) -> dict[str, dict]:
     """name -> {"kind": "mixture" | "image", "num_modes": M or None} of each dataset."""
     from zoo import data

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,6 +100,30 @@ def test_a_diverged_or_low_quality_best_variant_does_not_meet_the_target():
     assert "does **not** meet" in quality_table.render(records, layout(["b"]))
 
 
+def test_runs_with_a_config_diff_get_their_own_row_named_by_the_diff():
+    records = ([mixture_record("b", s, 8, 0.99, 0.01) for s in range(3)]
+               + [dict(mixture_record("b", s, 6, 0.5, 0.3), config={"width": 32, "lr": 0.1})
+                  for s in range(3)])
+    rows = table_rows(quality_table.render(records, layout(["b"])), "### ring8")
+    assert rows["b"][2].startswith("8.0 ± 0.0") and rows["b"][5] == "yes"
+    assert rows["b (lr=0.1, width=32)"][2].startswith("6.0 ± 0.0")
+    assert rows["b (lr=0.1, width=32)"][5] == "no"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{sngan: 1}", "--config is not JSON"),
+    ('{"gan": 3}', "must map variants to config diffs"),
+    ('{"sngan": {"width": 32}}', "not being run: ['sngan']"),
+    ('{"gan": {"widht": 32}}', "unknown --config gan on ring8 option(s) ['widht']"),
+])
+def test_config_diffs_are_checked_before_any_run(text, message):
+    from benchmarks.workers import config_diffs
+
+    with pytest.raises(ValueError) as error:
+        config_diffs(text, ["gan"], ["ring8"], {})
+    assert message in str(error.value)
+
+
 def test_speed_ratios_are_medians_of_same_round_ratios():
     measurements = [dict(variant=v, dataset="ring8", batch=64, round=r, status="ok",
                          steps_per_second=rate, parameters=10, peak_rss_bytes=(500 + r) * 2**20,
@@ -126,12 +151,16 @@ def test_quality_smoke_run_writes_partial_results_and_resumes(tmp_path, quality_
                                                               monkeypatch):
     quality = quality_flags
     out = tmp_path / "RESULTS.md"
+    gan_key = 'ring8/gan/seed=0/steps=12/config={"generator_hidden": [16, 16]}'
     argv = ["quality", "--variants=gan,beta_gan,dcgan", "--datasets=ring8", "--seeds=1",
-            "--steps=12", "--jobs=2", f"--out={out}"]
+            "--steps=12", "--jobs=2", f"--out={out}",
+            '--config={"gan": {"generator_hidden": [16, 16]}}']
     quality.FLAGS(argv)
     quality.main(argv[:1])
     text = out.read_text()
     rows = table_rows(text, "### ring8")
+    assert "gan" not in rows  # gan ran with its diff, named in its row
+    rows["gan"] = rows.pop("gan (generator_hidden=[16, 16])")
     for variant in ("gan", "beta_gan"):
         assert rows[variant][0] == "1/1", rows[variant]
         assert rows[variant][1] == "12"  # generator steps trained
@@ -144,8 +173,10 @@ def test_quality_smoke_run_writes_partial_results_and_resumes(tmp_path, quality_
     assert rows["*published: GAN, PacGAN (Lin et al. 2018) Table 1*"][2] == "6.3"
     assert "Machine(s): " in text and "TensorFlow" in text and "2,500" in text
     stored = json.loads((tmp_path / "RESULTS.json").read_text())["runs"]
-    assert sorted(stored) == ["ring8/beta_gan/seed=0/steps=12", "ring8/gan/seed=0/steps=12"]
+    assert sorted(stored) == ["ring8/beta_gan/seed=0/steps=12", gan_key]
     assert all(r["status"] == "ok" and r["steps"] == 12 for r in stored.values())
+    run_config = json.loads((Path(stored[gan_key]["run_dir"]) / "config.json").read_text())
+    assert run_config["config"]["generator_hidden"] == [16, 16], run_config
 
     # Rerun: finished runs are skipped; a missing one and a crashed one run again, and each
     # result is written as soon as it is in.
@@ -161,7 +192,7 @@ def test_quality_smoke_run_writes_partial_results_and_resumes(tmp_path, quality_
     monkeypatch.setattr(quality.Workers, "run", fake_run)
     quality.main(argv[:1])
     assert calls == []
-    stored["ring8/gan/seed=0/steps=12"]["status"] = "error"
+    stored[gan_key]["status"] = "error"
     del stored["ring8/beta_gan/seed=0/steps=12"]
     (tmp_path / "RESULTS.json").write_text(json.dumps(dict(runs=stored)))
     monkeypatch.setattr(quality.FLAGS, "jobs", 1)
@@ -170,8 +201,10 @@ def test_quality_smoke_run_writes_partial_results_and_resumes(tmp_path, quality_
     assert len(calls) == 2
     kept = json.loads((tmp_path / "RESULTS.json").read_text())["runs"]
     first = calls[0].split("=")[1]
-    assert kept[f"ring8/{first}/seed=0/steps=12"]["steps_per_second"] == 1.0
-    assert "8.0 ± 0.0 (8)" in table_rows(out.read_text(), "### ring8")[first][2]
+    first_key = gan_key if first == "gan" else f"ring8/{first}/seed=0/steps=12"
+    assert kept[first_key]["steps_per_second"] == 1.0
+    first_row = "gan (generator_hidden=[16, 16])" if first == "gan" else first
+    assert "8.0 ± 0.0 (8)" in table_rows(out.read_text(), "### ring8")[first_row][2]
 
 
 def test_speed_smoke_run(tmp_path):
