@@ -295,6 +295,21 @@ def test_build_trains_saves_measures_and_records_a_one_line_entry(tmp_path):
         builder.build("gan-tiny", str(tmp_path / "run"), str(tmp_path), str(path))
 
 
+def test_measure_records_the_shipped_weights_metrics_again(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"entries": [{"name": "gan-tiny", "model": "gan", "dataset": "ring8", '
+                    '"seed": 1, "overrides": {"steps": 20}}]}')
+    built = builder.build("gan-tiny", str(tmp_path / "run"), str(tmp_path), str(path))
+    stale = manifest.get("gan-tiny", str(path))
+    stale.metrics = dict(stale.metrics, reverse_kl=123.0, modes_covered=-1)
+    manifest.update(stale, str(path))
+    measured = builder.measure("gan-tiny", str(path), cache_dir=str(tmp_path))
+    assert manifest.get("gan-tiny", str(path)) == measured
+    for key in ("reverse_kl", "modes_covered", "high_quality_fraction"):
+        assert measured.metrics[key] == pytest.approx(built.metrics[key]), key
+    assert (measured.sha256, measured.training) == (built.sha256, built.training)
+
+
 def test_list_prints_the_table(python):
     listing = subprocess.run([python, "-m", "zoo.pretrained", "list"], cwd=REPO_ROOT,
                              env=subprocess_env(), capture_output=True, text=True, timeout=120)

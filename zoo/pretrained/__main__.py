@@ -1,9 +1,10 @@
-"""Command line: `python -m zoo.pretrained list` and `python -m zoo.pretrained build NAME`.
+"""Command line: `python -m zoo.pretrained list | build NAME | measure NAME`.
 
 `list` prints the manifest's table (name, model, dataset, size, sha256, headline metrics);
 `build NAME` trains the entry (in --work_dir, default runs/pretrained/NAME), saves its weights
 in zoo/pretrained/ and records sha256, size, metrics and command in the manifest
-(`zoo.pretrained.build`).
+(`zoo.pretrained.build`); `measure NAME` measures the shipped weights again and records the
+metrics (when sampling or a metric's protocol changed, not the weights).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ flags.DEFINE_string("work_dir", None, "Run directory of `build` (default runs/pr
 flags.DEFINE_string("output_dir", manifest.DIRECTORY, "Where `build` writes NAME.weights.h5.")
 flags.DEFINE_string("manifest", manifest.MANIFEST, "The manifest to read and update.")
 
-USAGE = "usage: python -m zoo.pretrained list | build NAME"
+USAGE = "usage: python -m zoo.pretrained list | build NAME | measure NAME"
 
 
 def main(argv: list[str]) -> int:
@@ -33,13 +34,17 @@ def main(argv: list[str]) -> int:
     if command == ["list"]:
         print(manifest.table(manifest.read(FLAGS.manifest)))
         return 0
-    if len(command) == 2 and command[0] == "build":
+    if len(command) == 2 and command[0] in ("build", "measure"):
         # TensorFlow's saver chatter goes through absl logging; the zoo's INFO lines stay.
         absl_logging.set_verbosity(absl_logging.WARNING)
         logging.getLogger("zoo").setLevel(logging.INFO)
         name = command[1]
-        entry = builder.build(name, FLAGS.work_dir or os.path.join("runs", "pretrained", name),
-                              FLAGS.output_dir, FLAGS.manifest)
+        if command[0] == "build":
+            entry = builder.build(name, FLAGS.work_dir or os.path.join("runs", "pretrained",
+                                                                       name),
+                                  FLAGS.output_dir, FLAGS.manifest)
+        else:
+            entry = builder.measure(name, FLAGS.manifest)
         print(manifest.table({name: entry}))
         return 0
     print(USAGE, file=sys.stderr)

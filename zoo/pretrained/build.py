@@ -8,6 +8,9 @@ For the entry's model, dataset, seed and overrides it
   3. loads that file back with `zoo.pretrained.load` and measures it
      (`zoo.metrics.report.measure`), so the recorded metrics are those of the shipped file,
   4. writes weights, sha256, size, metrics, training facts and the command into the manifest.
+
+`measure(name)` repeats step 3 alone for a shipped entry (its file verified against its
+sha256 first): for when the way samples are drawn or measured changes and the weights do not.
 """
 from __future__ import annotations
 
@@ -51,4 +54,16 @@ def build(name: str, work_dir: str, output_dir: str = manifest.DIRECTORY,
     entry.command = f"python -m zoo.pretrained build {name}"
     manifest.update(entry, manifest_path)
     logger.info("%s: %s (%d bytes, sha256 %s)", name, path, entry.size, entry.sha256)
+    return entry
+
+
+def measure(name: str, manifest_path: str = manifest.MANIFEST,
+            cache_dir: str | None = None) -> manifest.Entry:
+    """Measures the entry's verified weights again and records the metrics (module docstring)."""
+    entry = manifest.get(name, manifest_path)
+    entry.metrics = report.measure(load(name, manifest_path=manifest_path, cache_dir=cache_dir),
+                                   entry.dataset)
+    manifest.update(entry, manifest_path)
+    logger.info("%s: measured again: %s", name, {k: v for k, v in entry.metrics.items()
+                                                 if k != "protocol"})
     return entry
