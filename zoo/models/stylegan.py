@@ -176,20 +176,10 @@ class StyleGAN(GAN):
     # ------------------------------------------------------------- inference
     def generate(self, num_samples: int, seed: int = 0, psi: float = 1.0) -> np.ndarray:
         """`num_samples` images with truncation psi (1: none; 0: w_avg's image, up to the
-        noise), reproducible from `seed`; drawn in chunks of `GENERATE_BATCH` rows by the
-        `inference_generator` (G's average with the `generator_ema` add-on)."""
-        if int(num_samples) <= 0:
-            raise ValueError(f"num_samples must be positive, got {num_samples}")
+        noise), reproducible from `seed` (`GAN.generate`, which runs G in chunks)."""
         if not math.isfinite(float(psi)):
             raise ValueError(f"psi must be a finite number, got {psi}")
-        chunks = []
-        for index, start in enumerate(range(0, int(num_samples), GENERATE_BATCH)):
-            rows = min(GENERATE_BATCH, int(num_samples) - start)
-            inputs = self.sample_generator_inputs(rows, tf.constant([seed, index], tf.int64),
-                                                  psi=float(psi))
-            chunks.append(keras.ops.convert_to_numpy(
-                self.inference_generator(inputs, training=False)))
-        return np.concatenate(chunks)
+        return super().generate(num_samples, seed, psi=float(psi))
 
     def generator_inputs_from_seeds(self, seeds: tf.Tensor,
                                     psi: tf.Tensor | None = None) -> list[tf.Tensor]:
