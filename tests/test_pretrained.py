@@ -280,7 +280,7 @@ def test_aan_weights_round_trip_with_the_memory(tmp_path):
     np.testing.assert_array_equal(loaded.generate(16, seed=1), trained.generate(16, seed=1))
 
 
-def test_build_trains_saves_measures_and_records_a_one_line_entry(tmp_path):
+def test_build_records_an_entry_and_measure_records_its_metrics_again(tmp_path):
     path = tmp_path / "m.json"
     path.write_text('{"entries": [{"name": "gan-tiny", "model": "gan", "dataset": "ring8", '
                     '"seed": 1, "overrides": {"steps": 20}}]}')
@@ -294,20 +294,14 @@ def test_build_trains_saves_measures_and_records_a_one_line_entry(tmp_path):
     with pytest.raises(FileExistsError, match="from scratch"):
         builder.build("gan-tiny", str(tmp_path / "run"), str(tmp_path), str(path))
 
-
-def test_measure_records_the_shipped_weights_metrics_again(tmp_path):
-    path = tmp_path / "m.json"
-    path.write_text('{"entries": [{"name": "gan-tiny", "model": "gan", "dataset": "ring8", '
-                    '"seed": 1, "overrides": {"steps": 20}}]}')
-    built = builder.build("gan-tiny", str(tmp_path / "run"), str(tmp_path), str(path))
     stale = manifest.get("gan-tiny", str(path))
     stale.metrics = dict(stale.metrics, reverse_kl=123.0, modes_covered=-1)
     manifest.update(stale, str(path))
     measured = builder.measure("gan-tiny", str(path), cache_dir=str(tmp_path))
     assert manifest.get("gan-tiny", str(path)) == measured
     for key in ("reverse_kl", "modes_covered", "high_quality_fraction"):
-        assert measured.metrics[key] == pytest.approx(built.metrics[key]), key
-    assert (measured.sha256, measured.training) == (built.sha256, built.training)
+        assert measured.metrics[key] == pytest.approx(entry.metrics[key]), key
+    assert (measured.sha256, measured.training) == (entry.sha256, entry.training)
 
 
 def test_list_prints_the_table(python):
