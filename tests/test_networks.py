@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -35,3 +36,34 @@ def test_mlp_feature_layer_is_tanh_and_composes_with_a_head():
     f = features(x).numpy()
     assert f.shape == (4, 5) and np.all(np.abs(f) <= 1.0)
     np.testing.assert_allclose(d(x), head(features(x)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("build", [
+    lambda norm: mlp.feature_extractor(2, hidden=(8,), feature_units=5,
+                                       feature_normalization=norm),
+    lambda norm: dcgan.feature_extractor(28, 1, width=4, feature_units=5,
+                                         feature_normalization=norm)])
+def test_layer_normalized_feature_layer_is_tanh_of_normalized_preactivations(build):
+    features = build("layer")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, *features.input_shape[1:])).astype("float32") * 100
+    gamma, beta = features.get_layer("feature_norm").weights  # a learned scale and shift
+    gamma.assign(rng.uniform(0.5, 2.0, size=gamma.shape).astype("float32"))
+    beta.assign(rng.normal(size=beta.shape).astype("float32"))
+    dense = features.get_layer("feature_pre")
+    h = keras.Model(features.input, dense.input)(x).numpy()
+    pre = h @ dense.kernel.numpy() + dense.bias.numpy()
+    normalized = (pre - pre.mean(-1, keepdims=True)) / np.sqrt(pre.var(-1, keepdims=True) + 1e-3)
+    expected = np.tanh(normalized * gamma.numpy() + beta.numpy())
+    np.testing.assert_allclose(features(x).numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_feature_normalization_keeps_the_tanh_out_of_saturation_and_checks_its_value():
+    x = np.random.default_rng(1).normal(size=(256, 2)).astype("float32") * 100
+    plain = mlp.feature_extractor(2, hidden=(8,), feature_units=16)
+    normalized = mlp.feature_extractor(2, hidden=(8,), feature_units=16,
+                                       feature_normalization="layer")
+    assert np.abs(plain(x).numpy()).mean() > 0.9  # wide-range inputs saturate the tanh
+    assert np.abs(normalized(x).numpy()).mean() < 0.75
+    with pytest.raises(ValueError, match="'batch'"):
+        mlp.feature_extractor(2, feature_units=4, feature_normalization="batch")

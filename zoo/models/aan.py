@@ -123,8 +123,8 @@ class AAN(GAN):
         for the low-dimensional mixtures (see the module docstring)."""
         common = dict(feature_units=100, rbm_hidden=100, cd_steps=2, persistent=True,
                       rbm_learning_rate=1e-3, rbm_momentum=0.8, gibbs_steps=DEFAULT_GIBBS_STEPS,
-                      feature_binarization="sign", fantasy_fraction=0.25,
-                      loss="non_saturating", d_steps=1, beta_1=0.5, beta_2=0.999)
+                      feature_binarization="sign", feature_normalization=None,
+                      fantasy_fraction=0.25, loss="non_saturating", d_steps=1, beta_1=0.5, beta_2=0.999)
         if info.kind == "mixture":
             return dict(common, feature_units=16, rbm_hidden=16, gibbs_steps=1000,
                         generator_hidden=[128, 128, 128],
@@ -138,15 +138,21 @@ class AAN(GAN):
     @classmethod
     def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
         """MLPs for mixtures; for images the paper's D (strided 5x5 convolutions, a dense
-        tanh layer of the RBM's size, dense layers, a logit) and a DCGAN generator."""
+        tanh layer of the RBM's size, dense layers, a logit) and a DCGAN generator.
+        `feature_normalization="layer"` layer-normalizes the tanh layer's pre-activations
+        (`zoo.networks.mlp.feature_layer`; see the module docstring for what it measured)."""
         n = config["feature_units"]
         if info.kind == "mixture":
             dim = int(np.prod(info.shape))
-            features = networks.mlp.feature_extractor(dim, config["feature_hidden"], n)
+            features = networks.mlp.feature_extractor(
+                dim, config["feature_hidden"], n,
+                feature_normalization=config["feature_normalization"])
             generator = networks.mlp.generator(n, dim, config["generator_hidden"])
         else:
             size, _, channels = info.shape
-            features = networks.dcgan.feature_extractor(size, channels, config["width"], n)
+            features = networks.dcgan.feature_extractor(
+                size, channels, config["width"], n,
+                feature_normalization=config["feature_normalization"])
             generator = networks.dcgan.generator(n, size, channels, config["width"])
         head = networks.mlp.head(n, config["head_hidden"])
         memory = rbm_lib.RBM(n, config["rbm_hidden"], cd_steps=config["cd_steps"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from zoo.networks.mlp import compose
+from zoo.networks.mlp import compose, feature_layer
 
 NORMALIZATIONS = ("batch", "layer", None)
 
@@ -52,12 +52,13 @@ def generator(latent_dim: int = 100, image_size: int = 64, channels: int = 3, wi
 
 def feature_extractor(image_size: int = 64, channels: int = 3, width: int = 64,
                       feature_units: int | None = None, feature_activation: str = "tanh",
-                      name: str = "features", normalization: str | None = "batch"
-                      ) -> keras.Model:
+                      name: str = "features", normalization: str | None = "batch",
+                      feature_normalization: str | None = None) -> keras.Model:
     """image -> Phi(image): the strided convolutions, flattened.
 
-    With `feature_units`, a Dense(feature_units, feature_activation) layer follows:
-    the AAN's tanh layer whose distribution its RBM learns. `normalization` after every
+    With `feature_units`, `mlp.feature_layer` follows (Dense(feature_units,
+    feature_activation), layer-normalized with `feature_normalization="layer"`): the AAN's
+    tanh layer whose distribution its RBM learns. `normalization` after every
     convolution but the first: "batch" (DCGAN's), "layer" (for a critic whose output on
     one sample must not depend on the rest of the batch, as WGAN-GP's gradient penalty
     needs) or None.
@@ -76,7 +77,7 @@ def feature_extractor(image_size: int = 64, channels: int = 3, width: int = 64,
         h = layers.LeakyReLU(0.2)(h)
     h = layers.Flatten()(h)
     if feature_units is not None:
-        h = layers.Dense(feature_units, activation=feature_activation, name="feature_layer")(h)
+        h = feature_layer(h, feature_units, feature_activation, feature_normalization)
     return keras.Model(x, h, name=name)
 
 

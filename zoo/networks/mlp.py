@@ -1,7 +1,7 @@
 """Fully connected networks for the low-dimensional mixtures (ring8, grid25, ...)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 from keras import layers
@@ -21,20 +21,39 @@ def generator(latent_dim: int, output_dim: int, hidden: Sequence[int] = (128, 12
     return keras.Model(z, x, name=name)
 
 
+FEATURE_NORMALIZATIONS = (None, "layer")
+
+
+def feature_layer(h: Any, units: int, activation: str = "tanh",
+                  normalization: str | None = None) -> Any:
+    """Dense(units, activation), the AAN's tanh layer; with `normalization="layer"` the
+    pre-activations are layer-normalized first (mean 0, variance 1 per sample, then a
+    learned scale and shift), which keeps the tanh out of saturation on wide-range data."""
+    if normalization not in FEATURE_NORMALIZATIONS:
+        raise ValueError(f"feature normalization must be one of {FEATURE_NORMALIZATIONS}, "
+                         f"got {normalization!r}")
+    if normalization is None:
+        return layers.Dense(units, activation=activation, name="feature_layer")(h)
+    h = layers.LayerNormalization(name="feature_norm")(layers.Dense(units, name="feature_pre")(h))
+    return layers.Activation(activation, name="feature_layer")(h)
+
+
 def feature_extractor(input_dim: int, hidden: Sequence[int] = (128, 128),
                       feature_units: int | None = None, feature_activation: str = "tanh",
-                      name: str = "features") -> keras.Model:
+                      name: str = "features",
+                      feature_normalization: str | None = None) -> keras.Model:
     """x -> Phi(x): LeakyReLU layers, then (optionally) a `feature_units` layer.
 
-    With `feature_units`, the last layer is Dense(feature_units, feature_activation):
-    the AAN's tanh layer whose distribution the RBM learns.
+    With `feature_units`, the last layer is `feature_layer` (Dense(feature_units,
+    feature_activation), optionally layer-normalized): the AAN's tanh layer whose
+    distribution the RBM learns.
     """
     x = keras.Input((input_dim,), name="x")
     h = x
     for units in hidden:
         h = layers.LeakyReLU(0.2)(layers.Dense(units)(h))
     if feature_units is not None:
-        h = layers.Dense(feature_units, activation=feature_activation, name="feature_layer")(h)
+        h = feature_layer(h, feature_units, feature_activation, feature_normalization)
     return keras.Model(x, h, name=name)
 
 
