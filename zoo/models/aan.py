@@ -29,6 +29,14 @@ Defaults, as measured on ring8 (2,500 samples, PacGAN protocol; seeds 0-4):
   1,000): seeds 0-4 cover 8, 8, 8, 8, 7 of 8 modes at 98.4, 97.7, 99.5, 97.7,
   96.0% high quality. Image models keep the paper's 100 units (1000 the other
   setting) and 100 sweeps.
+- on grid25 (modes 2 apart, out to +-4) these defaults collapse (0-2 of 25 modes, under
+  1% high quality, seeds 0-2): D's tanh layer saturates (mean |f| 0.98 on real data) and
+  sign(f) gives 12 distinct codes for the 25 modes, so D = C(F(x)) sees little more than
+  the code and G only has to land in the right sign cell. `feature_normalization="layer"`
+  (layer-normalized pre-activations) keeps the layer responsive: grid25 16, 19, 23 modes
+  at 53, 47, 74% high quality, but ring8 drops to 8, 5, 5 modes (98, 99, 80%), G mapping
+  the 8 distinct codes onto 5 modes. It stays off by default; benchmarks/RESULTS.md has
+  both rows.
 """
 from __future__ import annotations
 
