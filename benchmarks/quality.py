@@ -138,6 +138,19 @@ def plan(variants: list[str], datasets: dict[str, dict], seeds: dict[str, list[i
     return sorted(cells, key=lambda c: (datasets[c.dataset]["kind"] == "mixture", c.seed))
 
 
+def parallelism(records: list[dict]) -> str:
+    """How the shown runs were run: "2 parallel worker processes of 1 thread(s) each", or
+    each such setting with its count of runs when they differ."""
+    settings: dict[tuple, int] = {}
+    for r in records:
+        key = (r.get("jobs"), r.get("threads"))
+        settings[key] = settings.get(key, 0) + 1
+    return "; ".join(
+        f"{jobs} parallel worker process(es) of {threads or 'TF-default'} TensorFlow "
+        f"thread(s) each" + (f" ({count} runs)" if len(settings) > 1 else "")
+        for (jobs, threads), count in sorted(settings.items(), key=str)) or "(no runs yet)"
+
+
 def header(jobs: int, threads: int, records: list[dict], seconds: float,
            ran: int) -> list[str]:
     """The lines above the tables: command, when, machines, parallelism, timing."""
@@ -148,10 +161,11 @@ def header(jobs: int, threads: int, records: list[dict], seconds: float,
         "",
         f"Updated {now}: {len(records)} runs recorded (their wall times sum to "
         f"{sum(r.get('wall_seconds') or 0 for r in records) / 3600:.2f} h); this invocation "
-        f"ran {ran} in "
-        f"{seconds / 60:.1f} min with {jobs} parallel worker processes of "
-        f"{threads or 'TF-default'} TensorFlow thread(s) each (steps/s below are measured "
-        "under that load; `python -m benchmarks.speed` times the variants one at a time).",
+        f"ran {ran} in {seconds / 60:.1f} min with {jobs} parallel worker processes of "
+        f"{threads or 'TF-default'} TensorFlow thread(s) each. The runs shown were measured "
+        f"with {parallelism(records)} (each run's in the JSON beside this file); steps/s below "
+        "are measured under that load (`python -m benchmarks.speed` times the variants one "
+        "at a time).",
         "",
         "Machine(s): " + ("; ".join(machines) if machines else "(none yet)"),
         "",
