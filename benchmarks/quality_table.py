@@ -292,7 +292,10 @@ def render(records: list[dict], layout: Layout) -> str:
             "- published rows: the papers' own networks and training on the same mixtures "
             "(ring of 8 modes of radius 1, std 0.01; 5x5 grid of spacing 2, std 0.05) and the "
             "same metrics; PacGAN averages 10 trials.",
-            f"- zoo target: {TARGET}.", ""]
+            f"- zoo target: {TARGET}.",
+            "- conditional variants (cgan) are given each sample's mode as its label, so "
+            "their rows are not comparable with the unconditional ones or the published "
+            "rows, which see no labels.", ""]
         for dataset in mixtures:
             lines += mixture_section(dataset, by_dataset[dataset], layout)
     if images:
