@@ -71,10 +71,12 @@ def test_labels_are_checked_and_unlabeled_batches_refused():
 
 def test_cgan_puts_each_label_on_its_own_mode():
     """Learning: on ring8 with labels = mode index, 800 steps (measured: 100% of the samples
-    of each label nearest its own mode at step 600; an untrained G ~ 1/8): >= 90%."""
+    of each label nearest its own mode at step 600; an untrained G ~ 1/8): >= 90%. G itself
+    samples here: the default EMA of G (decay 0.999) still holds 45% of the initial weights
+    after 800 steps."""
     keras.utils.set_random_seed(0)
     info = data.info("ring8")
-    model = build("cgan", info, {"steps": 800}, seed=0)
+    model = build("cgan", info, {"steps": 800, "generator_ema": None}, seed=0)
     model.compile(*model.default_optimizers())
     labels = np.repeat(np.arange(8), 50)
     nearest, _ = nearest_modes(model.generate(400, seed=1, labels=labels), info.centers,
@@ -116,7 +118,8 @@ def test_trainer_loads_labels_and_exports_a_labels_input(cgan_run):
     assert not np.allclose(served[0], served[1])  # same seed, another label: another sample
     z = np.zeros((2, 2), np.float32)
     np.testing.assert_allclose(default(z=z, labels=tf.constant([0, 3]))["samples"],
-                               model.generator([z, np.array([0, 3])], training=False), atol=1e-5)
+                               model.inference_generator([z, np.array([0, 3])], training=False),
+                               atol=1e-5)
     with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be < num_classes"):
         sample(seed=seeds[:1], labels=tf.constant([8]))
 
