@@ -55,9 +55,7 @@ def config_diffs(text: str, variants: Iterable[str], datasets: Iterable[str],
     its defaults for a dataset lack, fails loudly here rather than in a worker process.
     """
     from zoo import data
-    from zoo.config import merge
     from zoo.models import MODELS
-    from zoo.models.base import SKELETON_DEFAULTS
 
     if not text.strip():
         return {}
@@ -76,9 +74,10 @@ def config_diffs(text: str, variants: Iterable[str], datasets: Iterable[str],
     for variant, diff in diffs.items():
         for dataset in datasets:
             if (dataset, variant) not in skip:
-                defaults = MODELS.get(variant).default_config(data.info(dataset))
-                merge(dict(SKELETON_DEFAULTS, **defaults), diff,
-                      f"--config {variant} on {dataset}")
+                try:
+                    MODELS.get(variant).run_config(data.info(dataset), diff)
+                except ValueError as error:
+                    raise ValueError(f"--config {variant} on {dataset}: {error}") from None
     return {v: d for v, d in diffs.items() if d}
 
 

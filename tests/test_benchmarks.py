@@ -114,7 +114,7 @@ def test_runs_with_a_config_diff_get_their_own_row_named_by_the_diff():
     ("{sngan: 1}", "--config is not JSON"),
     ('{"gan": 3}', "must map variants to config diffs"),
     ('{"sngan": {"width": 32}}', "not being run: ['sngan']"),
-    ('{"gan": {"widht": 32}}', "unknown --config gan on ring8 option(s) ['widht']"),
+    ('{"gan": {"widht": 32}}', "--config gan on ring8: unknown GAN config option(s) ['widht']"),
 ])
 def test_config_diffs_are_checked_before_any_run(text, message):
     from benchmarks.workers import config_diffs

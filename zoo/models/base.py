@@ -218,11 +218,17 @@ class GAN(keras.Model):
                     d_steps=config["d_steps"])
 
     @classmethod
+    def run_config(cls, info: Any, overrides: Mapping[str, Any] | None = None) -> dict:
+        """The full run config for `info`: the skeleton's and the variant's defaults updated
+        by `overrides` (unknown keys fail loudly, naming the valid ones)."""
+        return merge(dict(SKELETON_DEFAULTS, **cls.default_config(info)), overrides,
+                     f"{cls.__name__} config")
+
+    @classmethod
     def for_dataset(cls, info: Any, overrides: Mapping[str, Any] | None = None,
                     seed: int = 0) -> "GAN":
         """The variant with its default networks for `info`, configured by a diff over defaults."""
-        config = merge(dict(SKELETON_DEFAULTS, **cls.default_config(info)), overrides,
-                       f"{cls.__name__} config")
+        config = cls.run_config(info, overrides)
         info = sized_info(info, config["image_size"])
         networks = techniques.adapt_networks(cls.build_networks(info, config), config)
         model = cls(**networks, **cls.model_kwargs(config), **cls.skeleton_kwargs(config),
