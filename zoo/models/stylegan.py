@@ -48,7 +48,6 @@ from zoo.models.registry import MODELS
 from zoo.networks import dcgan
 from zoo.networks import stylegan as style_nets
 
-GENERATE_BATCH = 256  # rows per generator call in `generate` (bounds its memory)
 _FIXED_INPUTS = 4     # z, z_mix, mix_from, psi; the noise inputs follow
 
 
