@@ -30,7 +30,6 @@ def fit_and_evaluate(model: Any, dataset: str, seed: int,
     return metrics, history
 
 
-
 def cells_with_progress(datasets: list[str], seeds: int, labels: list[str]):
     """Yields every (dataset, seed, contender label), seeds 0..seeds-1, with a progress bar
     that advances as each is done."""

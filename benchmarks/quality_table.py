@@ -2,7 +2,8 @@
 
 `render(records, layout)` turns the per-run records `benchmarks.quality` collects (one per
 variant, dataset and seed) into the report: for each Gaussian mixture, one row per variant
-(and config diff over its defaults, if a run had one, named beside the variant) with mean ± std over seeds (population std, ddof=0) of modes covered, high-quality fraction
+(and config diff over its defaults, if a run had one, named beside the variant) with
+mean ± std over seeds (population std, ddof=0) of modes covered, high-quality fraction
 and reverse KL, whether every trial covered every mode, steps per second and wall time;
 the published anchors (PacGAN Table 1; VEEGAN Table 1) and the zoo's target as rows of the
 same table; the best variant and whether it meets the target. For Fashion-MNIST, one row

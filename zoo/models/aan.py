@@ -132,7 +132,8 @@ class AAN(GAN):
         common = dict(feature_units=100, rbm_hidden=100, cd_steps=2, persistent=True,
                       rbm_learning_rate=1e-3, rbm_momentum=0.8, gibbs_steps=DEFAULT_GIBBS_STEPS,
                       feature_binarization="sign", feature_normalization=None,
-                      fantasy_fraction=0.25, loss="non_saturating", d_steps=1, beta_1=0.5, beta_2=0.999)
+                      fantasy_fraction=0.25, loss="non_saturating", d_steps=1, beta_1=0.5,
+                      beta_2=0.999)
         if info.kind == "mixture":
             return dict(common, feature_units=16, rbm_hidden=16, gibbs_steps=1000,
                         generator_hidden=[128, 128, 128],
