@@ -17,12 +17,12 @@ def fit_and_evaluate(model: Any, dataset: str, seed: int,
     the PacGAN-protocol metrics on 2,500 samples (`zoo.evaluation.evaluate`, plus `seconds`
     of training and measuring) and the Keras history (one entry per `epoch_steps` steps: the
     means of the model's metrics over those steps)."""
-    steps = model.run_config["steps"]
+    steps = model.config.steps
     if steps % epoch_steps:
         raise ValueError(f"steps {steps} is not a multiple of epoch_steps {epoch_steps}")
     model.compile(*model.default_optimizers())
     started = time.time()
-    history = model.fit(data.load(dataset, batch_size=model.run_config["batch_size"], seed=seed),
+    history = model.fit(data.load(dataset, batch_size=model.config.batch_size, seed=seed),
                         steps_per_epoch=epoch_steps, epochs=steps // epoch_steps, verbose=0,
                         shuffle=False).history
     metrics = evaluation.evaluate(model, data.info(dataset))

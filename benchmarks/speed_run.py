@@ -45,7 +45,7 @@ def measure(model_name: str, dataset: str, batch_size: int | None, steps: int,
     overrides = {} if batch_size is None else {"batch_size": int(batch_size)}
     spec = dict(model=model_name, dataset=dataset, seed=0, overrides=overrides)
     model = trainer.build_model(spec, dict(overrides, steps=warmup + steps))
-    config = model.run_config
+    config = model.config
     stream = zoo_data.load(dataset, batch_size=int(config["batch_size"]), seed=0,
                            with_labels=getattr(model, "conditional", False),
                            image_size=config.get("image_size"))

@@ -41,7 +41,7 @@ def not_applicable(variants: Iterable[str], datasets: Iterable[str]) -> dict[tup
         info = data.info(dataset)
         for variant in variants:
             try:
-                MODELS.get(variant).default_config(info)
+                MODELS.get(variant).run_config(info)
             except ValueError as error:
                 reasons[(dataset, variant)] = str(error)
     return reasons

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 
 from export import layout
-from export import signatures
+from zoo import signatures
 
 logger = logging.getLogger(__name__)
 

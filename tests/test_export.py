@@ -13,7 +13,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from conftest import REPO_ROOT, subprocess_env
 from export import export_generator
-from export import signatures
+from zoo import signatures
 from zoo import trainer
 
 SEEDS = np.array([3, 1, 4, 1, 5], np.int64)

@@ -72,7 +72,9 @@ def test_sample_from_seeds_depends_only_on_each_rows_seed():
     rows = model.sample_from_seeds(tf.constant([1, 2, 1], tf.int64)).numpy()
     alone = model.sample_from_seeds(tf.constant([2], tf.int64)).numpy()
     np.testing.assert_array_equal(rows[0], rows[2])
-    np.testing.assert_array_equal(rows[1], alone[0])
+    # Equal up to float rounding, which may change with the batch a row rides in (the
+    # exported signature's documented contract; AVX-512 kernels differ by batch size).
+    np.testing.assert_allclose(rows[1], alone[0], rtol=1e-6, atol=1e-6)
     assert not np.allclose(rows[0], rows[1])
     np.testing.assert_array_equal(model.generate(5, seed=9), model.generate(5, seed=9))
 

@@ -181,11 +181,11 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
     with strategy.scope():
         model = build_model(spec, overrides)
         checkpoint = checkpoint_for(model)
-    config = model.run_config
+    config = model.config
     total_steps, global_batch = int(config["steps"]), int(config["batch_size"])
     if chief:
         write_json_atomically(os.path.join(run_dir, CONFIG_FILE),
-                              dict(spec=spec, config=config))
+                              dict(spec=spec, config=config.to_dict()))
     checkpoint_dir = os.path.join(run_dir, "checkpoints") if chief else os.path.join(
         run_dir, "workers", f"worker_{strategy.cluster_resolver.task_id}", "checkpoints")
     manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)

@@ -40,14 +40,17 @@ Defaults, as measured on ring8 (2,500 samples, PacGAN protocol; seeds 0-4):
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import networks, rbm as rbm_lib
-from zoo.models.base import GAN, SEED_EXTRA
+from zoo.config import RunConfig, at_least, in_range, one_of, param, positive
+from zoo.models.base import GAN
+from zoo.randomness import SEED_EXTRA
 from zoo.models.registry import MODELS
 
 DEFAULT_GIBBS_STEPS = 100
@@ -91,11 +94,37 @@ class AAN(GAN):
     metric_names = ("d_loss", "g_loss", "rbm_loss", "convergence_ratio")
     sample_extras = {"gibbs_steps": tf.TensorSpec([None], tf.int32, name="gibbs_steps")}
 
+    network_names = ("generator", "features", "head", "rbm")
+
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
+        """Paper settings: RBM of 100 units (1000 the other option), k=2, SGD(1e-3, 0.8);
+        persistent chains and a quarter of G's inputs fantasy particles; a 16-unit memory
+        for the low-dimensional mixtures (see the module docstring). Images: width 32 and a
+        head of [256] below 64x64, 64 and [500, 500] from 64x64 (`dataset_defaults`).
+        (`latent_dim` is the feature layer's width, `feature_units`.)"""
+
+        feature_units: int = param(16, image=100, check=positive, section="network")
+        rbm_hidden: int = param(16, image=100, check=positive, section="network")
+        cd_steps: int = param(2, check=positive)
+        persistent: bool = True
+        feature_hidden: tuple[int, ...] = param((128, 128), only="mixture", section="network")
+        head_hidden: tuple[int, ...] = param((128,), image=(256,), section="network")
+        width: int = 32
+        feature_normalization: str | None = param(None, check=one_of(None, "layer"),
+                                                  section="network")
+        feature_binarization: str = param("sign", check=one_of(*BINARIZATIONS))
+        gibbs_steps: int = param(1000, image=DEFAULT_GIBBS_STEPS, check=positive)
+        fantasy_fraction: float = param(0.25, check=in_range(0, 1))
+        rbm_learning_rate: float = param(1e-3, check=positive, section="optimizer")
+        rbm_momentum: float = param(0.8, check=in_range(0, 1), section="optimizer")
+        steps: int = param(8000, image=2000)
+
     def __init__(self, generator: keras.Model, features: keras.Model, head: keras.Model,
-                 rbm: rbm_lib.RBM | None = None, loss: str = "non_saturating", d_steps: int = 1,
-                 gibbs_steps: int = DEFAULT_GIBBS_STEPS, feature_binarization: str = "sign",
-                 fantasy_fraction: float = 0.0, seed: int = 0, **kwargs):
+                 rbm: rbm_lib.RBM | None = None, **kwargs: Any):
         feature_units = int(features.output.shape[-1])
+        config = self.resolve_config(generator, kwargs.pop("config", None),
+                                     kwargs.pop("addons", None), kwargs)
         rbm = rbm or rbm_lib.RBM(feature_units, feature_units)
         if rbm.visible_units != feature_units:
             raise ValueError(f"the RBM must have {feature_units} visible units (the width of the "
@@ -104,48 +133,27 @@ class AAN(GAN):
         if generator_width != feature_units:
             raise ValueError(f"the generator must take {feature_units} inputs (RBM visible "
                              f"states), got {generator_width}")
-        if int(gibbs_steps) <= 0:
-            raise ValueError(f"gibbs_steps must be a positive int, got {gibbs_steps}")
-        if not 0.0 <= float(fantasy_fraction) <= 1.0:
-            raise ValueError(f"fantasy_fraction must be in [0, 1], got {fantasy_fraction}")
-        if fantasy_fraction > 0 and not rbm.persistent:
-            raise ValueError(f"fantasy_fraction={fantasy_fraction} needs an RBM with "
+        if config.fantasy_fraction > 0 and not rbm.persistent:
+            raise ValueError(f"fantasy_fraction={config.fantasy_fraction} needs an RBM with "
                              "persistent=True (its chains are the fantasy particles)")
-        if feature_binarization not in BINARIZATIONS:
-            raise ValueError(f"feature_binarization must be one of {BINARIZATIONS}, "
-                             f"got {feature_binarization!r}")
-        super().__init__(generator, networks.mlp.compose(features, head), feature_units,
-                         loss=loss, d_steps=d_steps, seed=seed, **kwargs)
+        kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "name")}
+        super().__init__(generator, networks.mlp.compose(features, head),
+                         config=config.replace(latent_dim=feature_units), **kwargs)
         self.features = features
         self.head = head
         self.rbm = rbm
-        self.gibbs_steps = int(gibbs_steps)
-        self.feature_binarization = feature_binarization
-        self.fantasy_fraction = float(fantasy_fraction)
-
-    # ------------------------------------------------- defaults per dataset
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
-        """Paper settings: RBM of 100 units (1000 the other option), k=2, SGD(1e-3, 0.8);
-        persistent chains and a quarter of G's inputs fantasy particles; a 16-unit memory
-        for the low-dimensional mixtures (see the module docstring)."""
-        common = dict(feature_units=100, rbm_hidden=100, cd_steps=2, persistent=True,
-                      rbm_learning_rate=1e-3, rbm_momentum=0.8, gibbs_steps=DEFAULT_GIBBS_STEPS,
-                      feature_binarization="sign", feature_normalization=None,
-                      fantasy_fraction=0.25, loss="non_saturating", d_steps=1, beta_1=0.5,
-                      beta_2=0.999)
-        if info.kind == "mixture":
-            return dict(common, feature_units=16, rbm_hidden=16, gibbs_steps=1000,
-                        generator_hidden=[128, 128, 128],
-                        feature_hidden=[128, 128], head_hidden=[128], learning_rate=1e-3,
-                        batch_size=256, steps=8000)
-        size = info.shape[0]
-        return dict(common, width=64 if size >= 64 else 32,
-                    head_hidden=[500, 500] if size >= 64 else [256], learning_rate=2e-4,
-                    batch_size=64, steps=2000)
+        self.gibbs_steps = self.config.gibbs_steps
+        self.feature_binarization = self.config.feature_binarization
+        self.fantasy_fraction = self.config.fantasy_fraction
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def dataset_defaults(cls, info: Any) -> dict:
+        if info.kind == "image" and info.shape[0] >= 64:
+            return dict(width=64, head_hidden=(500, 500))
+        return {}
+
+    @classmethod
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         """MLPs for mixtures; for images the paper's D (strided 5x5 convolutions, a dense
         tanh layer of the RBM's size, dense layers, a logit) and a DCGAN generator.
         `feature_normalization="layer"` layer-normalizes the tanh layer's pre-activations
@@ -169,24 +177,14 @@ class AAN(GAN):
                              chain_batch_size=config["batch_size"])
         return dict(generator=generator, features=features, head=head, rbm=memory)
 
-    @classmethod
-    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
-        return dict(loss=config["loss"], d_steps=config["d_steps"],
-                    gibbs_steps=config["gibbs_steps"],
-                    feature_binarization=config["feature_binarization"],
-                    fantasy_fraction=config["fantasy_fraction"])
-
     # ----------------------------------------------------------------- compile
-    def compile(self, d_optimizer: keras.optimizers.Optimizer,
-                g_optimizer: keras.optimizers.Optimizer,
+    def compile(self, d_optimizer: keras.optimizers.Optimizer | None = None,
+                g_optimizer: keras.optimizers.Optimizer | None = None,
                 rbm_optimizer: keras.optimizers.Optimizer | None = None, **kwargs) -> None:
-        """As `GAN.compile`, plus the RBM's optimizer (default: the paper's SGD(1e-3, 0.8))."""
-        config = getattr(self, "run_config", None)
-        if rbm_optimizer is None:
-            rbm_optimizer = (keras.optimizers.SGD(config["rbm_learning_rate"],
-                                                  momentum=config["rbm_momentum"])
-                             if config else rbm_lib.default_optimizer())
-        self.rbm_optimizer = rbm_optimizer
+        """As `GAN.compile`, plus the RBM's optimizer (default: the paper's SGD(1e-3, 0.8),
+        `rbm_learning_rate` and `rbm_momentum`)."""
+        self.rbm_optimizer = rbm_optimizer or keras.optimizers.SGD(
+            self.config.rbm_learning_rate, momentum=self.config.rbm_momentum)
         self.rbm_optimizer.build(self.rbm.trainable_variables)
         super().compile(d_optimizer, g_optimizer, **kwargs)
 
@@ -297,17 +295,3 @@ class AAN(GAN):
     walk = gibbs_walk
     walk_file = "gibbs_walk.png"
     walk_title = "Gibbs walk: data, then 1..{steps} sweeps"
-
-    # -------------------------------------------------------- serialization
-    serialized_objects = ("generator", "features", "head", "rbm")
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["discriminator"], config["latent_dim"]
-        config.update(features=keras.saving.serialize_keras_object(self.features),
-                      head=keras.saving.serialize_keras_object(self.head),
-                      rbm=keras.saving.serialize_keras_object(self.rbm),
-                      gibbs_steps=self.gibbs_steps,
-                      feature_binarization=self.feature_binarization,
-                      fantasy_fraction=self.fantasy_fraction)
-        return config

@@ -6,7 +6,7 @@ The plain GAN with the unmodified minimax objective, eq. (1) of Goodfellow et al
 
 played against the data heated at inverse temperature beta, p_beta = p_data * N(0, I / beta),
 with beta cooled geometrically from beta_0 to beta_inf in K stages of n steps, alpha =
-(beta_inf / beta_0)^(1/K) (Algorithm 1; `zoo.annealing`). Every temperature starts from the
+(beta_inf / beta_0)^(1/K) (Algorithm 1; `zoo.addons.annealing`). Every temperature starts from the
 parameters learnt at the previous one: one optimizer state runs through the whole schedule.
 
 What the paper's text says, and what we chose. The stored copies of the paper reachable
@@ -25,7 +25,7 @@ K was picked from a small sweep (3,000 steps, seeds 0-1, ring8 and grid25; high-
 fraction / modes): K = 10 gave 6-7 of 8 ring modes at 44-50% high quality and 10-20 of 25
 grid modes; K = 5: 8 and 8 ring modes (80%, 92%), 20 and 25 grid modes (25%, 23%);
 K = 3 from beta_0 = 4: 8, 8 (67%, 84%) and 16, 18 grid modes.
-These are the `zoo.annealing.DEFAULT_OPTIONS`; `--set='annealing={"stages": 5}'` changes one,
+These are the `zoo.addons.annealing.DEFAULT_OPTIONS`; `--set='annealing={"stages": 5}'` changes one,
 `--set=annealing=null` turns annealing off (the vanilla minimax GAN).
 
 Against the vanilla minimax GAN with the same networks and steps (benchmarks/ANNEALING.md,
@@ -36,9 +36,10 @@ vs 4.6 ± 0.5 / 0.69; mixture3d 22.2 ± 1.5 / 0.54 vs 22.2 ± 2.2 / 0.54.
 """
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
-from zoo import annealing
+from zoo.addons import annealing
+from zoo.config import param
 from zoo.models.base import GAN
 from zoo.models.registry import MODELS
 
@@ -47,8 +48,9 @@ from zoo.models.registry import MODELS
 class BetaGAN(GAN):
     """The GAN with loss="minimax" and the annealing schedule on by default."""
 
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
-        """The GAN's defaults, the minimax loss, and annealing with `zoo.annealing`'s defaults."""
-        return dict(super().default_config(info), loss="minimax",
-                    annealing=dict(annealing.DEFAULT_OPTIONS))
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
+        """The GAN's defaults, the minimax loss, and annealing with its defaults."""
+
+        default_addons = {"annealing": dict(annealing.DEFAULT_OPTIONS)}
+        loss: str = param("minimax")

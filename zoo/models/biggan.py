@@ -50,14 +50,16 @@ t = 1 gives 123.3).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any, Mapping
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import losses
+from zoo.config import at_least, param
 from zoo.models.base import GAN
 from zoo.models.cgan import CGAN
 from zoo.models.projection import Projection
@@ -109,42 +111,41 @@ class BigGAN(Projection):
     """
 
     generator_spectral_norm = True
+    capabilities = Projection.capabilities - {"skeleton_generator_objective"}
     metric_names = GAN.metric_names + ("orthogonal_penalty",)
     sample_extras = dict(CGAN.sample_extras,
                          truncation=tf.TensorSpec([None], tf.float32, name="truncation"))
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 num_classes: int, orthogonal_regularization: float = 1e-4, **kwargs):
-        if not float(orthogonal_regularization) >= 0:
-            raise ValueError(f"orthogonal_regularization must be >= 0, got "
-                             f"{orthogonal_regularization!r}")
-        super().__init__(generator, discriminator, latent_dim, num_classes, **kwargs)
-        self.orthogonal_regularization = float(orthogonal_regularization)
+    @dataclasses.dataclass(frozen=True)
+    class Config(Projection.Config):
+        """The projection GAN's, with BigGAN's widths, embedding, beta, rates and EMA (module
+        docstring)."""
+
+        width: int = 256
+        d_width: int = 256
+        shared_embedding: int | None = 128
+        attention_resolution: int | None = None
+        orthogonal_regularization: float = param(1e-4, check=at_least(0), doc="beta of R_beta")
+        d_steps: int = 1
+        learning_rate: float = 1e-4
+        d_learning_rate: float | None = 4e-4
+        g_learning_rate: float | None = 1e-4
+        beta_1: float = 0.0
+        beta_2: float = 0.999
+        default_addons = {"generator_ema": 0.99}
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs: Any):
+        super().__init__(generator, discriminator, **kwargs)
         shared = [layer for layer in generator.layers if layer.name == "shared_embedding"]
         excluded = {id(v) for layer in shared for v in layer.trainable_variables}
         self.regularized_kernels = [v for v in generator.trainable_variables
                                     if len(v.shape) >= 2 and id(v) not in excluded]
 
-    # ------------------------------------------------- defaults per dataset
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
-        """The projection GAN's, with BigGAN's widths, embedding, beta, rates and EMA (module
-        docstring)."""
-        return dict(super().default_config(info), width=256, d_width=256, shared_embedding=128,
-                    attention_resolution=None, orthogonal_regularization=1e-4, d_steps=1,
-                    learning_rate=1e-4, d_learning_rate=4e-4, g_learning_rate=1e-4,
-                    beta_1=0.0, beta_2=0.999, generator_ema=0.99)
-
-    @classmethod
-    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
-        return dict(super().model_kwargs(config),
-                    orthogonal_regularization=config["orthogonal_regularization"])
-
     # ------------------------------------------------------------- objectives
     def orthogonal_penalty(self) -> tf.Tensor:
         """R_beta summed over G's kernels (`zoo.losses.orthogonal_regularization`)."""
         return losses.orthogonal_regularization(self.regularized_kernels,
-                                                self.orthogonal_regularization)
+                                                self.config.orthogonal_regularization)
 
     def generator_objective(self, real: tf.Tensor, batch: tf.Tensor,
                             labels: Any = None) -> tuple[tf.Tensor, dict]:
@@ -178,8 +179,3 @@ class BigGAN(Projection):
         truncation = tf.cast(truncation, tf.float32)
         tf.debugging.assert_positive(truncation, message="truncation must be > 0")
         return [truncate(z, truncation[:, None]), labels]
-
-    # -------------------------------------------------------- serialization
-    def get_config(self) -> dict:
-        return dict(super().get_config(),
-                    orthogonal_regularization=self.orthogonal_regularization)

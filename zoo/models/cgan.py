@@ -25,13 +25,15 @@ After 600 steps on ring8 every sample of label k is already nearest mode k.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import networks
+from zoo.config import RunConfig, at_least, param, positive
 from zoo.models.base import GAN
 from zoo.models.registry import MODELS
 from zoo.networks import conditional
@@ -58,20 +60,10 @@ class CGAN(GAN):
     conditional = True
     sample_extras = {"labels": tf.TensorSpec([None], tf.int32, name="labels")}
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 num_classes: int, **kwargs):
-        if isinstance(num_classes, bool) or int(num_classes) < 2:
-            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-        for network in (generator, discriminator):
-            if len(network.inputs) != 2:
-                raise ValueError(f"the cgan {network.name} must take [inputs, labels] "
-                                 f"(zoo.networks.conditional), got {len(network.inputs)} inputs")
-        super().__init__(generator, discriminator, latent_dim, **kwargs)
-        self.num_classes = int(num_classes)
+    capabilities = GAN.capabilities - {"single_input_discriminator"}
 
-    # ------------------------------------------------- defaults per dataset
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
         """The GAN's networks and schedule; a label embedding of 8 values (points), or of 50
         values into G and one label-map channel into D (images).
 
@@ -79,11 +71,29 @@ class CGAN(GAN):
         8, 8, 8 modes at 99.9% high quality, reverse KL 0.001 and grid25 25, 25, 25 at 94.1%,
         0.016 (seeds 0-2, 5,000 steps), against 8, 8, 8 at 95.3%, 0.020 and 24, 25, 24 at
         90.3%, 0.056 from G itself (benchmarks/RESULTS.md). The same EMA did not help the
-        unconditional gan (8, 8, 6 modes on ring8) or lsgan (91.7% against 96.0%)."""
-        config = dict(super().default_config(info), num_classes=cls.dataset_classes(info))
-        if info.kind == "mixture":
-            return dict(config, label_embedding=8, generator_ema=0.999)
-        return dict(config, label_embedding=50, label_channels=1)
+        unconditional gan (8, 8, 6 modes on ring8) or lsgan (91.7% against 96.0%). (The
+        EMA is the mixtures' default add-on.)"""
+
+        num_classes: int | None = param(None, check=at_least(2), doc="the dataset's by default")
+        label_embedding: int | None = param(8, image=50, check=positive, section="network")
+        label_channels: int | None = param(None, image=1, only="image", check=positive,
+                                           section="network")
+        kind_addons = {"mixture": {"generator_ema": 0.999}}
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs: Any):
+        for network in (generator, discriminator):
+            if len(network.inputs) != 2:
+                raise ValueError(f"the cgan {network.name} must take [inputs, labels] "
+                                 f"(zoo.networks.conditional), got {len(network.inputs)} inputs")
+        super().__init__(generator, discriminator, **kwargs)
+        if self.config.num_classes is None:
+            raise ValueError("num_classes must be an int >= 2, got None")
+        self.num_classes = self.config.num_classes
+
+    @classmethod
+    def dataset_defaults(cls, info: Any) -> dict:
+        """The dataset's classes."""
+        return dict(num_classes=cls.dataset_classes(info))
 
     @classmethod
     def dataset_classes(cls, info: Any) -> int:
@@ -94,7 +104,7 @@ class CGAN(GAN):
         return int(info.num_classes)
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         """The GAN's MLPs or DCGAN nets as bodies, one embedding wider, in conditional
         wrappers (`zoo.networks.conditional`)."""
         latent, classes = config["latent_dim"], config["num_classes"]
@@ -113,10 +123,6 @@ class CGAN(GAN):
                                                   config["width"], name="discriminator_body")
         return dict(generator=conditional.generator(g_body, latent, classes),
                     discriminator=conditional.discriminator(d_body, info.shape, classes))
-
-    @classmethod
-    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
-        return dict(super().model_kwargs(config), num_classes=config["num_classes"])
 
     # ------------------------------------------------------------- the labels
     def conditioned_inputs(self, z: Any, labels: Any) -> tuple[Any, Any]:
@@ -166,7 +172,3 @@ class CGAN(GAN):
         with tf.control_dependencies(checks):
             labels = tf.identity(labels)
         return [z, labels]
-
-    # -------------------------------------------------------- serialization
-    def get_config(self) -> dict:
-        return dict(super().get_config(), num_classes=self.num_classes)

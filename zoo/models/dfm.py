@@ -39,13 +39,15 @@ mixture rate, diverged on ring8 seed 0 (0 modes), so the paper's 1e-4 stays.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import networks
+from zoo.config import RunConfig, param, positive
 from zoo.models.base import GAN
 from zoo.models.registry import MODELS
 
@@ -57,28 +59,25 @@ class DFM(GAN):
     Takes the GAN's arguments; `d_steps` must be 1 (one update of each network per step).
     """
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 loss: str = "non_saturating", d_steps: int = 1, seed: int = 0, **kwargs):
-        if int(d_steps) != 1:
-            raise ValueError(f"d_steps must be 1 for dfm (D, G and r are updated once per "
-                             f"step from the same state), got {d_steps}")
-        super().__init__(generator, discriminator, latent_dim, loss=loss, d_steps=d_steps,
-                         seed=seed, **kwargs)
+    capabilities = GAN.capabilities - {"skeleton_train_step"}
 
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
         """The GAN's networks and schedule; Adam(1e-4, 0.5), the non-saturating loss
         (-log D(G(z)) in eq. 4), a denoiser of 2 hidden layers as wide as the features;
-        for images, a dense feature layer of `feature_units` after the convolutions."""
-        config = dict(super().default_config(info), loss="non_saturating", learning_rate=1e-4,
-                      beta_1=0.5, denoising_feature_matching=dict(
-                          depth=2, width=None, sigma=1.0, weighting="paper_text"))
-        if info.kind != "mixture":
-            config.update(feature_units=256)
-        return config
+        for images, a dense feature layer of `feature_units` after the convolutions.
+        (`d_steps` must be 1: D, G and r are updated once per step from the same state.)"""
+
+        d_steps: int = param(1, check=lambda v: None if v == 1 else "1 for dfm (D, G and r "
+                             "are updated once per step from the same state)")
+        learning_rate: float = 1e-4
+        feature_units: int | None = param(None, image=256, only="image", check=positive,
+                                          section="network")
+        default_addons = {"denoising_feature_matching": dict(
+            depth=2, width=None, sigma=1.0, weighting="paper_text")}
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         """D = head(Phi(x)): `networks.mlp.feature_extractor` (mixtures: the GAN's own
         discriminator layers) or `networks.dcgan.feature_extractor` with a dense LeakyReLU
         feature layer (images), a linear `networks.mlp.head`; the GAN's generators."""
@@ -101,13 +100,16 @@ class DFM(GAN):
         """r, D and G updated once each from the same state: G's gradient first, applied last."""
         real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = tf.shape(real)[0]
-        real, schedule_logs = self.heat(real, batch)
+        real, schedule_logs = self.transform_real(real, batch)
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             g_loss, logs = self.generator_objective(real, batch)
+            g_loss, penalty_logs = self.with_penalties(g_loss, "g", variables)
         g_grads = self.gradients(tape, g_loss, variables)
-        logs.update(self.denoiser_update(real, batch))
+        for addon in self.addons:
+            logs.update(addon.before_updates(self, real, batch))
         logs.update(self.discriminator_update(real, labels, batch, 0))
         self.g_optimizer.apply_gradients(zip(g_grads, variables))
-        self.update_generator_average()
+        self.after_generator_update()
+        logs.update(penalty_logs)
         return dict(self.track(logs), **schedule_logs)

@@ -1,8 +1,9 @@
 """The plain GAN (Goodfellow et al., 2014) and DCGAN (Radford et al., 2016)."""
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
+from zoo.config import param
 from zoo.models.base import GAN
 from zoo.models.registry import MODELS
 
@@ -16,9 +17,9 @@ class DCGAN(GAN):
     The networks (`zoo.networks.dcgan`) need image data.
     """
 
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
-        if info.kind != "image":
-            raise ValueError(f"dcgan needs an image dataset; {info.name!r} is a {info.kind}")
-        return dict(super().default_config(info), learning_rate=2e-4, beta_1=0.5,
-                    loss="non_saturating", batch_size=128)
+    data_kinds = ("image",)
+
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
+        learning_rate: float = param(2e-4, section="optimizer")
+        batch_size: int = param(128, section="train")

@@ -48,13 +48,15 @@ the defaults keep the paper's setting.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+import dataclasses
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import networks
+from zoo.config import RunConfig, at_least, param
 from zoo.models.base import GAN
 from zoo.models.registry import MODELS
 from zoo.networks import recognition
@@ -128,51 +130,59 @@ class InfoGAN(GAN):
 
     metric_names = ("d_loss", "g_loss", "info_categorical", "info_continuous", "q_accuracy")
 
-    def __init__(self, generator: keras.Model, features: keras.Model, head: keras.Model,
-                 q_head: keras.Model, latent_dim: int, categories: int = 10,
-                 continuous_codes: int = 2, info_weight: float = 1.0,
-                 continuous_weight: float = 0.1, **kwargs):
-        check_codes(categories, continuous_codes)
-        for name, value in (("info_weight", info_weight),
-                            ("continuous_weight", continuous_weight)):
-            if not float(value) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {value!r}")
-        codes = int(categories) + int(continuous_codes)
-        width = int(generator.inputs[0].shape[-1])
-        if width != int(latent_dim) + codes:
-            raise ValueError(f"the generator must take latent_dim + categories + "
-                             f"continuous_codes = {int(latent_dim) + codes} inputs, got {width}")
-        if int(q_head.outputs[0].shape[-1]) != codes:
-            raise ValueError(f"q_head must output categories + continuous_codes = {codes} "
-                             f"parameters, got {q_head.outputs[0].shape[-1]}")
-        super().__init__(generator, networks.mlp.compose(features, head), latent_dim, **kwargs)
-        self.features = features
-        self.head = head
-        self.q_head = q_head
-        self.categories = int(categories)
-        self.continuous_codes = int(continuous_codes)
-        self.info_weight = float(info_weight)
-        self.continuous_weight = float(continuous_weight)
+    network_names = ("generator", "features", "head", "q_head")
+    capabilities = GAN.capabilities - {"skeleton_discriminator_loss"}
 
-    # ------------------------------------------------- defaults per dataset
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
         """The GAN's networks and schedule, a Q head of one hidden layer of 128, lambda 1
         (categorical) and 0.1 (continuous). Mixtures: a categorical code of as many classes
         as modes and no continuous code: a mode of std 0.01 has no factor of variation to
         give one, and Q can only read it off samples spread within their mode (one U(-1, 1)
         code on ring8, seeds 0 and 1: L_I -0.3 of its ceiling -0.23, 3 and 7 modes at 13.3
         and 43.7%, no better than without). Images: the paper's MNIST codes, 10 classes and
-        2 continuous codes beside 62 noise values, and the authors' rates (G 1e-3, D 2e-4)."""
-        config = dict(super().default_config(info), q_hidden=[128], info_weight=1.0,
-                      continuous_weight=0.1)
-        if info.kind == "mixture":
-            return dict(config, categories=int(info.num_classes or 8), continuous_codes=0)
-        return dict(config, latent_dim=62, categories=10, continuous_codes=2,
-                    g_learning_rate=1e-3, d_learning_rate=2e-4)
+        2 continuous codes beside 62 noise values, and the authors' rates (G 1e-3, D 2e-4).
+        (The mixtures' `categories` is the dataset's number of modes.)"""
+
+        latent_dim: int = param(2, image=62)
+        q_hidden: tuple[int, ...] = param((128,), section="network")
+        categories: int = param(10, check=at_least(0), doc="k, the categorical code's classes")
+        continuous_codes: int = param(0, image=2, check=at_least(0), doc="U(-1, 1) codes")
+        info_weight: float = param(1.0, check=at_least(0), doc="lambda (categorical)")
+        continuous_weight: float = param(0.1, check=at_least(0), doc="lambda (continuous)")
+        g_learning_rate: float | None = param(None, image=1e-3)
+        d_learning_rate: float | None = param(None, image=2e-4)
+
+    def __init__(self, generator: keras.Model, features: keras.Model, head: keras.Model,
+                 q_head: keras.Model, **kwargs: Any):
+        config = self.resolve_config(generator, kwargs.pop("config", None),
+                                     kwargs.pop("addons", None), kwargs)
+        check_codes(config.categories, config.continuous_codes)
+        codes = config.categories + config.continuous_codes
+        width = int(generator.inputs[0].shape[-1])
+        if width != config.latent_dim + codes:
+            raise ValueError(f"the generator must take latent_dim + categories + "
+                             f"continuous_codes = {config.latent_dim + codes} inputs, got {width}")
+        if int(q_head.outputs[0].shape[-1]) != codes:
+            raise ValueError(f"q_head must output categories + continuous_codes = {codes} "
+                             f"parameters, got {q_head.outputs[0].shape[-1]}")
+        kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "name")}
+        super().__init__(generator, networks.mlp.compose(features, head), config=config,
+                         **kwargs)
+        self.features = features
+        self.head = head
+        self.q_head = q_head
+        self.categories = config.categories
+        self.continuous_codes = config.continuous_codes
+        self.info_weight = config.info_weight
+        self.continuous_weight = config.continuous_weight
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def dataset_defaults(cls, info: Any) -> dict:
+        return dict(categories=int(info.num_classes or 8)) if info.kind == "mixture" else {}
+
+    @classmethod
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         """The GAN's MLPs or DCGAN nets, G taking the codes beside the noise and D split
         into its body and a linear head, plus Q's head on the same body."""
         check_codes(config["categories"], config["continuous_codes"])
@@ -191,13 +201,6 @@ class InfoGAN(GAN):
                     q_head=recognition.q_head(
                         feature_dim, config["categories"] + config["continuous_codes"],
                         config["q_hidden"]))
-
-    @classmethod
-    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
-        return dict(super().model_kwargs(config), categories=config["categories"],
-                    continuous_codes=config["continuous_codes"],
-                    info_weight=config["info_weight"],
-                    continuous_weight=config["continuous_weight"])
 
     def discriminator_variables(self) -> list:
         """D's and Q's: Q trains with D's optimizer, as in the authors' code."""
@@ -285,16 +288,3 @@ class InfoGAN(GAN):
         """Q's parameters for samples (inference mode): k logits, then n means."""
         features = self.features(tf.convert_to_tensor(samples, tf.float32), training=False)
         return keras.ops.convert_to_numpy(self.q_head(features, training=False))
-
-    # -------------------------------------------------------- serialization
-    serialized_objects = ("generator", "features", "head", "q_head")
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["discriminator"]
-        config.update(features=keras.saving.serialize_keras_object(self.features),
-                      head=keras.saving.serialize_keras_object(self.head),
-                      q_head=keras.saving.serialize_keras_object(self.q_head),
-                      categories=self.categories, continuous_codes=self.continuous_codes,
-                      info_weight=self.info_weight, continuous_weight=self.continuous_weight)
-        return config

@@ -16,8 +16,9 @@ loss changed, which makes `lsgan` the GAN's controlled comparison there (measure
 """
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
+from zoo.config import param
 from zoo.models.base import GAN
 from zoo.models.registry import MODELS
 
@@ -26,8 +27,8 @@ from zoo.models.registry import MODELS
 class LSGAN(GAN):
     """The GAN with the least-squares loss, eq. (9) (a = 0, b = c = 1)."""
 
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
         """The GAN's defaults with `loss="least_squares"`; Adam(2e-4, 0.5) on images.
 
         Measured on the mixtures (5,000 steps, Adam(1e-3, 0.5), batch 256, default MLPs;
@@ -36,7 +37,5 @@ class LSGAN(GAN):
             ring8   seeds 0, 1, 2:  8, 8, 8 of 8 modes     96.4%, 95.0%, 96.6%
             grid25  seeds 0, 1, 2:  15, 23, 23 of 25 modes  34.4%, 45.3%, 56.8%
         """
-        config = dict(super().default_config(info), loss="least_squares")
-        if info.kind != "mixture":
-            config.update(learning_rate=2e-4, beta_1=0.5)
-        return config
+
+        loss: str = param("least_squares")

@@ -32,6 +32,7 @@ classifier puts 18.8% of 1,000 samples of given labels in their class (10% by ch
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from zoo.models.cgan import CGAN
@@ -43,7 +44,11 @@ from zoo.models.sngan import SNGAN
 class Projection(SNGAN, CGAN):
     """SNGAN made class-conditional: CBN in G, the projection term in D, cgan's labels."""
 
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(SNGAN.Config, CGAN.Config):
         """SNGAN's networks and settings, for the dataset's classes."""
-        return dict(super().default_config(info), num_classes=cls.dataset_classes(info))
+
+        num_classes: int | None = None
+        label_embedding: int | None = None
+        label_channels: int | None = None
+        kind_addons = {}

@@ -7,7 +7,23 @@ import keras
 
 from zoo.registry import Registry
 
-MODELS: Registry[type] = Registry("model")
+
+
+class ModelRegistry(Registry[type]):
+    """Variants by name; each is also registered with Keras as `zoo>ClassName`, so a
+    `.keras` file of it loads after `import zoo` with no `custom_objects`."""
+
+    def register(self, name: str):
+        add = super().register(name)
+
+        def decorator(cls: type) -> type:
+            cls.registered_name = name
+            return add(keras.saving.register_keras_serializable("zoo")(cls))
+
+        return decorator
+
+
+MODELS = ModelRegistry("model")
 
 
 def build(name: str, info: Any, overrides: Mapping[str, Any] | None = None,

@@ -13,7 +13,7 @@ unconditional, with plain BN in G.
 """
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 from zoo.models.registry import MODELS
 from zoo.models.sngan import SNGAN
@@ -25,8 +25,12 @@ class SAGAN(SNGAN):
 
     generator_spectral_norm = True
 
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(SNGAN.Config):
         """SNGAN's networks plus attention at 16x16; Adam(0, 0.9), D 4e-4 / G 1e-4, n_dis 1."""
-        return dict(super().default_config(info), attention_resolution=16, d_steps=1,
-                    learning_rate=1e-4, d_learning_rate=4e-4, g_learning_rate=1e-4)
+
+        attention_resolution: int | None = 16
+        d_steps: int = 1
+        learning_rate: float = 1e-4
+        d_learning_rate: float | None = 4e-4
+        g_learning_rate: float | None = 1e-4

@@ -15,8 +15,10 @@ a step see the same real batch (the skeleton's `d_steps`), with fresh fakes each
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from typing import Any
 
+from zoo.config import RunConfig, param, positive
 from zoo.models.base import GAN
 from zoo.models.registry import MODELS
 from zoo.networks import resnet
@@ -29,19 +31,31 @@ class SNGAN(GAN):
     # Spectral normalization of G's layers too (SAGAN's choice; SNGAN normalises D only).
     generator_spectral_norm: bool = False
 
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    data_kinds = ("image",)
+
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
         """Table 4 at 32x32 (G's channels `width` 256, D's `d_width` 128, z of 128), the hinge
         loss, Adam(2e-4, 0, 0.9), n_dis = 5."""
-        if info.kind != "image":
-            raise ValueError(f"{cls.__name__.lower()} needs an image dataset; {info.name!r} "
-                             f"is a {info.kind}")
-        return dict(latent_dim=128, width=256, d_width=128, loss="hinge", d_steps=5,
-                    learning_rate=2e-4, beta_1=0.0, beta_2=0.9, batch_size=64, steps=2000,
-                    image_size=32)
+
+        latent_dim: int = 128
+        width: int = 256
+        d_width: int = param(128, only="image", check=positive, section="network")
+        attention_resolution: int | None = param(None, only="image", check=positive,
+                                                 section="network", doc="SAGAN's attention")
+        shared_embedding: int | None = param(None, only="image", check=positive,
+                                             section="network", doc="BigGAN's embedding")
+        loss: str = "hinge"
+        d_steps: int = 5
+        learning_rate: float = 2e-4
+        beta_1: float = 0.0
+        beta_2: float = 0.9
+        batch_size: int = 64
+        steps: int = 2000
+        image_size: int | None = 32
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         """`zoo.networks.resnet`'s G and D at `info`'s size, with `attention_resolution`'s
         self-attention layers where the config has one (SAGAN), and class-conditional where it
         has `num_classes` (conditional BN in G, the projection in D; BigGAN's shared embedding

@@ -35,15 +35,18 @@ for precision, as in the paper: FCD 22.6, precision 0.74, recall 0.13.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any, Mapping
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import losses as losses_lib
-from zoo.models.base import GAN, SEED_GENERATOR, local_slice, replica_info
+from zoo.config import RunConfig, at_least, below_one, in_range, param, positive
+from zoo.models.base import GAN
+from zoo.randomness import SEED_GENERATOR, local_slice, replica_info
 from zoo.models.registry import MODELS
 from zoo.networks import dcgan
 from zoo.networks import stylegan as style_nets
@@ -67,11 +70,34 @@ class StyleGAN(GAN):
 
     sample_extras = {"psi": tf.TensorSpec([None], tf.float32, name="psi")}
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model,
-                 loss: str = "non_saturating", d_steps: int = 1, r1_gamma: float = 10.0,
-                 style_mixing: float = 0.9, w_avg_decay: float = 0.995, seed: int = 0,
-                 **kwargs):
-        kwargs.pop("latent_dim", None)  # read off the generator
+    data_kinds = ("image",)
+    capabilities = GAN.capabilities - {"skeleton_discriminator_loss"}
+
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
+        """32x32 images; the paper's mapping (8 layers, lr x 0.01), gamma = 10, 90% mixing,
+        Adam(1e-3, 0, 0.99); widths min(max_width, width * 32 / r) at resolution r (128, 128,
+        64, 32), latent and w of 128 (the paper's 512 is for 1024x1024 faces); batch 32."""
+
+        image_size: int | None = 32
+        latent_dim: int = 128
+        w_dim: int = param(128, only="image", check=positive, section="network")
+        mapping_depth: int = param(8, only="image", check=positive, section="network")
+        mapping_lr_multiplier: float = param(0.01, only="image", check=positive,
+                                             section="network")
+        width: int = 32
+        max_width: int = param(128, only="image", check=positive, section="network")
+        d_width: int = param(32, only="image", check=positive, section="network")
+        r1_gamma: float = param(10.0, check=at_least(0), doc="gamma of R1 on real data")
+        style_mixing: float = param(0.9, check=in_range(0, 1), doc="mixed batches' fraction")
+        w_avg_decay: float = param(0.995, check=below_one, doc="decay of w's average")
+        learning_rate: float = 1e-3
+        beta_1: float = 0.0
+        beta_2: float = 0.99
+        batch_size: int = 32
+        steps: int = 2000
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs: Any):
         try:
             mapping = generator.get_layer("mapping")
             truncation = generator.get_layer("truncation")
@@ -79,37 +105,16 @@ class StyleGAN(GAN):
         except ValueError as err:
             raise ValueError("stylegan's generator needs a `mapping` model and `style_mixing` and "
                              "`truncation` layers (zoo.networks.stylegan.generator)") from err
-        if not float(r1_gamma) >= 0:
-            raise ValueError(f"r1_gamma must be >= 0, got {r1_gamma}")
-        if not 0.0 <= float(style_mixing) <= 1.0:
-            raise ValueError(f"style_mixing must be a fraction in [0, 1], got {style_mixing}")
-        if not 0.0 <= float(w_avg_decay) < 1.0:
-            raise ValueError(f"w_avg_decay must be in [0, 1), got {w_avg_decay}")
-        super().__init__(generator, discriminator, int(mapping.inputs[0].shape[-1]), loss=loss,
-                         d_steps=d_steps, seed=seed, **kwargs)
+        kwargs["latent_dim"] = int(mapping.inputs[0].shape[-1])  # read off the generator
+        if isinstance(kwargs.get("config"), GAN.Config):
+            kwargs["config"] = kwargs["config"].replace(latent_dim=kwargs.pop("latent_dim"))
+        super().__init__(generator, discriminator, **kwargs)
         self.mapping = mapping
         self.truncation = truncation
         self.num_style_layers = mixing.num_layers
-        self.r1_gamma = float(r1_gamma)
-        self.style_mixing = float(style_mixing)
-        self.w_avg_decay = float(w_avg_decay)
-
-    # ------------------------------------------------- defaults per dataset
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
-        """32x32 images; the paper's mapping (8 layers, lr x 0.01), gamma = 10, 90% mixing,
-        Adam(1e-3, 0, 0.99); widths min(max_width, width * 32 / r) at resolution r (128, 128,
-        64, 32), latent and w of 128 (the paper's 512 is for 1024x1024 faces); batch 32."""
-        if info.kind != "image":
-            raise ValueError(f"stylegan needs an image dataset; {info.name!r} is a {info.kind}")
-        return dict(image_size=32, latent_dim=128, w_dim=128, mapping_depth=8,
-                    mapping_lr_multiplier=0.01, width=32, max_width=128, d_width=32,
-                    loss="non_saturating", d_steps=1, r1_gamma=10.0, style_mixing=0.9,
-                    w_avg_decay=0.995, learning_rate=1e-3, beta_1=0.0, beta_2=0.99,
-                    batch_size=32, steps=2000)
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         size, _, channels = info.shape
         generator = style_nets.generator(
             config["latent_dim"], config["w_dim"], size, channels,
@@ -117,11 +122,6 @@ class StyleGAN(GAN):
             config["mapping_depth"], config["mapping_lr_multiplier"])
         discriminator = dcgan.discriminator(size, channels, config["d_width"], normalization=None)
         return dict(generator=generator, discriminator=discriminator)
-
-    @classmethod
-    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
-        return dict(loss=config["loss"], d_steps=config["d_steps"], r1_gamma=config["r1_gamma"],
-                    style_mixing=config["style_mixing"], w_avg_decay=config["w_avg_decay"])
 
     # ------------------------------------------------------------- randomness
     def sample_generator_inputs(self, batch_size: tf.Tensor | int, seed: tf.Tensor,
@@ -151,7 +151,7 @@ class StyleGAN(GAN):
         """This replica's rows of a draw for the global batch, with style mixing."""
         _, num_replicas = replica_info()
         return local_slice(self.sample_generator_inputs(local_batch * num_replicas, seed,
-                                                        style_mixing=self.style_mixing),
+                                                        style_mixing=self.config.style_mixing),
                            local_batch)
 
     # ----------------------------------------------------------------- steps
@@ -159,7 +159,7 @@ class StyleGAN(GAN):
         """w_avg <- decay w_avg + (1 - decay) mean w(z) over the z of this step's G update
         (drawn again from the same seed)."""
         z = self.draw_generator_inputs(real, batch, self.step_seed(SEED_GENERATOR))[0]
-        self.truncation.track(self.mapping(z, training=True), self.w_avg_decay)
+        self.truncation.track(self.mapping(z, training=True), self.config.w_avg_decay)
         return {}
 
     def discriminator_loss(self, real: tf.Tensor, fake: tf.Tensor, real_output: tf.Tensor,
@@ -167,10 +167,10 @@ class StyleGAN(GAN):
         """The adversarial loss + gamma / 2 E_x ||grad_x D(x)||^2 (R1, Mescheder et al. 2018,
         eq. 9; appendix C of the paper)."""
         loss = super().discriminator_loss(real, fake, real_output, fake_output)
-        if self.r1_gamma == 0:
+        if self.config.r1_gamma == 0:
             return loss
         penalty = losses_lib.r1_penalty(lambda x: self.discriminator(x, training=True), real)
-        return loss + 0.5 * self.r1_gamma * penalty
+        return loss + 0.5 * self.config.r1_gamma * penalty
 
     # ------------------------------------------------------------- inference
     def generate(self, num_samples: int, seed: int = 0, psi: float = 1.0) -> np.ndarray:
@@ -195,11 +195,3 @@ class StyleGAN(GAN):
     def w_avg(self) -> np.ndarray:
         """The tracked average of w, [w_dim]."""
         return keras.ops.convert_to_numpy(self.truncation.w_avg)
-
-    # -------------------------------------------------------- serialization
-    def get_config(self) -> dict:
-        config = super().get_config()
-        del config["latent_dim"]
-        config.update(r1_gamma=self.r1_gamma, style_mixing=self.style_mixing,
-                      w_avg_decay=self.w_avg_decay)
-        return config

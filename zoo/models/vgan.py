@@ -38,8 +38,9 @@ Measured (PacGAN protocol, 2,500 samples; default configs, 5,000 steps; CPU):
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any, Mapping
+from typing import Any
 
 import keras
 import numpy as np
@@ -47,7 +48,9 @@ import tensorflow as tf
 from keras import layers
 
 from zoo import networks
-from zoo.models.base import GAN, SEED_GENERATOR, local_slice, replica_info
+from zoo.config import RunConfig, at_least, in_range, one_of, param, positive
+from zoo.models.base import GAN
+from zoo.randomness import SEED_GENERATOR, local_slice, replica_info
 from zoo.models.registry import MODELS
 from zoo.networks import transition
 
@@ -121,34 +124,32 @@ class VGAN(GAN):
     metric_names = ("d_loss", "g_loss", "energy_real", "energy_fake", "entropy_real",
                     "entropy_fake")
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 generator_steps: int = 1, clip: float = DEFAULT_CLIP, seed: int = 0,
-                 **kwargs):
-        if int(generator_steps) <= 0:
-            raise ValueError(f"generator_steps must be a positive int, got {generator_steps}")
-        if not 0.0 < float(clip) < 0.5:
-            raise ValueError(f"clip must be in (0, 0.5), got {clip}")
-        super().__init__(generator, discriminator, latent_dim, seed=seed, **kwargs)
-        self.generator_steps = int(generator_steps)
-        self.clip = float(clip)
-        self.experts = int(discriminator.output.shape[-1])
+    capabilities = GAN.capabilities - {"skeleton_discriminator_loss"}
 
-    # ------------------------------------------------- defaults per dataset
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
         """The GAN's networks and Adam settings with K = 100 experts (the paper's text) and
         k = 1 generator update per energy update.
 
         Adadelta(0.1) (the paper's optimizer) is `optimizer="adadelta"`; see the module
-        docstring for what each setting gave on the mixtures.
+        docstring for what each setting gave on the mixtures. (`loss` is unused: the energy
+        is the objective.)
         """
-        defaults = super().default_config(info)
-        defaults.pop("loss")
-        return dict(defaults, experts=DEFAULT_EXPERTS, clip=DEFAULT_CLIP, generator_steps=1,
-                    optimizer="adam", learning_rate=2e-4)
+
+        experts: int = param(DEFAULT_EXPERTS, check=positive, section="network", doc="K")
+        clip: float = param(DEFAULT_CLIP, check=lambda v: None if 0 < v < 0.5 else "in (0, 0.5)")
+        generator_steps: int = param(1, check=positive, doc="k")
+        optimizer: str = param("adam", check=one_of(*OPTIMIZERS), section="optimizer")
+        learning_rate: float = 2e-4
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs: Any):
+        super().__init__(generator, discriminator, **kwargs)
+        self.generator_steps = self.config.generator_steps
+        self.clip = self.config.clip
+        self.experts = int(discriminator.output.shape[-1])
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         """The zoo's generator; the energy: the discriminator's features phi (MLP or DCGAN
         convolutions) and a Dense layer of K expert logits."""
         if info.kind == "mixture":
@@ -164,18 +165,10 @@ class VGAN(GAN):
         return dict(generator=generator,
                     discriminator=energy_network(features, config["experts"]))
 
-    @classmethod
-    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
-        return dict(latent_dim=config["latent_dim"], d_steps=config["d_steps"],
-                    generator_steps=config["generator_steps"], clip=config["clip"])
-
     def default_optimizers(self) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
         """Adam as the GAN's, or the paper's Adadelta (rho 0.95, epsilon 1e-6 as Lasagne's);
         either at `learning_rates()` (TTUR's `d_learning_rate` / `g_learning_rate` apply)."""
-        config = self.run_config
-        if config["optimizer"] not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config['optimizer']!r}")
-        if config["optimizer"] == "adadelta":
+        if self.config.optimizer == "adadelta":
             return tuple(keras.optimizers.Adadelta(rate, rho=0.95, epsilon=1e-6)
                          for rate in self.learning_rates())
         return super().default_optimizers()
@@ -212,11 +205,6 @@ class VGAN(GAN):
         logits = self.discriminator(tf.convert_to_tensor(samples, tf.float32), training=False)
         return keras.ops.convert_to_numpy(energy(logits, self.clip))
 
-    # -------------------------------------------------------- serialization
-    def get_config(self) -> dict:
-        return dict(super().get_config(), generator_steps=self.generator_steps, clip=self.clip)
-
-
 # ----------------------------------------------------------------------------- VCD
 @MODELS.register("vcd")
 class VCD(VGAN):
@@ -235,29 +223,10 @@ class VCD(VGAN):
     """
 
     metric_names = VGAN.metric_names + ("reconstruction",)
+    capabilities = VGAN.capabilities - {"skeleton_generator_objective"}
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model,
-                 latent_dim: int | None = None, rho: float = 0.01, chain_steps: int = 10,
-                 **kwargs):
-        if len(generator.inputs) != 3:
-            raise ValueError("the VCD generator must take [x, mask, noise] "
-                             f"(zoo.networks.transition), got {len(generator.inputs)} inputs")
-        width = int(generator.inputs[2].shape[-1])
-        if latent_dim is not None and int(latent_dim) != width:
-            raise ValueError(f"latent_dim must be the bottleneck width {width}, got {latent_dim}")
-        if not 0.0 <= float(rho) <= 1.0:
-            raise ValueError(f"rho must be in [0, 1], got {rho}")
-        if int(chain_steps) < 0:
-            raise ValueError(f"chain_steps must be a non-negative int, got {chain_steps}")
-        if kwargs.get("denoising_feature_matching") not in (None, False):
-            raise ValueError("vcd does not take denoising_feature_matching")
-        super().__init__(generator, discriminator, width, **kwargs)
-        self.rho = float(rho)
-        self.chain_steps = int(chain_steps)
-        self.sample_shape = tuple(generator.inputs[0].shape[1:])
-
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(VGAN.Config):
         """VGAN's settings with a tanh bottleneck of latent_dim units and rho: for images
         256 units (the paper's MNIST) and rho = 0.01 (the paper's best there); for mixtures
         8 units and rho = 0.1 (the authors' code's default).
@@ -267,13 +236,32 @@ class VCD(VGAN):
         learns (||x_bar - x||^2 ~ 4e-4) but transitions leave the ring (0-2 modes, 0% high
         quality); rho = 0.1 and 0.5 gave 8 modes at 52% and 54%.
         """
-        defaults = super().default_config(info)
-        if info.kind == "mixture":
-            return dict(defaults, latent_dim=8, rho=0.1, chain_steps=10)
-        return dict(defaults, latent_dim=256, rho=0.01, chain_steps=10)
+
+        latent_dim: int = param(8, image=256)
+        rho: float = param(0.1, image=0.01, check=in_range(0, 1), doc="the energy's weight")
+        chain_steps: int = param(10, check=at_least(0), doc="transitions run by generate")
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs: Any):
+        if len(generator.inputs) != 3:
+            raise ValueError("the VCD generator must take [x, mask, noise] "
+                             f"(zoo.networks.transition), got {len(generator.inputs)} inputs")
+        width = int(generator.inputs[2].shape[-1])
+        config = self.resolve_config(generator, kwargs.pop("config", None),
+                                     kwargs.pop("addons", None), kwargs)
+        if "latent_dim" in kwargs and int(kwargs["latent_dim"]) != width:
+            raise ValueError(f"latent_dim must be the bottleneck width {width}, "
+                             f"got {kwargs['latent_dim']}")
+        if "denoising_feature_matching" in config.addons:
+            raise ValueError("vcd does not take denoising_feature_matching")
+        kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "name")}
+        super().__init__(generator, discriminator, config=config.replace(latent_dim=width),
+                         **kwargs)
+        self.rho = self.config.rho
+        self.chain_steps = self.config.chain_steps
+        self.sample_shape = tuple(generator.inputs[0].shape[1:])
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         """The transition generator (MLP or DCGAN encoder/decoder) and VGAN's energy."""
         energy_model = super().build_networks(info, config)["discriminator"]
         if info.kind == "mixture":
@@ -285,11 +273,6 @@ class VCD(VGAN):
             generator = transition.dcgan_transition(size, channels, config["width"],
                                                     config["latent_dim"])
         return dict(generator=generator, discriminator=energy_model)
-
-    @classmethod
-    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
-        return dict(super().model_kwargs(config), rho=config["rho"],
-                    chain_steps=config["chain_steps"])
 
     # -------------------------------------------------------- transitions
     def transition_noise(self, batch_size: tf.Tensor | int,
@@ -402,6 +385,3 @@ class VCD(VGAN):
             lambda s: self._chain_from_noise(1, tf.stack([s, tf.zeros_like(s)]),
                                              self.chain_steps)[0],
             seeds, fn_output_signature=tf.float32)
-
-    def get_config(self) -> dict:
-        return dict(super().get_config(), rho=self.rho, chain_steps=self.chain_steps)

@@ -28,11 +28,13 @@ much sharper there but collapses on grid25, so no adaptation was kept (measureme
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import keras
 import tensorflow as tf
 
+from zoo.config import param, positive
 from zoo.models.base import GAN
 from zoo.models.registry import MODELS
 
@@ -63,17 +65,8 @@ class WGAN(GAN):
 
     metric_names = ("d_loss", "g_loss", "wasserstein_estimate")
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 loss: str = "wasserstein", d_steps: int = 5, clip_value: float = DEFAULT_CLIP,
-                 seed: int = 0, **kwargs):
-        if not float(clip_value) > 0:
-            raise ValueError(f"clip_value must be positive, got {clip_value}")
-        super().__init__(generator, discriminator, latent_dim, loss=loss, d_steps=d_steps,
-                         seed=seed, **kwargs)
-        self.clip_value = float(clip_value)
-
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
         """Algorithm 1's defaults: RMSProp(5e-5), n_critic = 5, c = 0.01, batch 64, with the
         GAN's networks (no Adam betas: `default_optimizers` builds RMSProp).
 
@@ -87,15 +80,14 @@ class WGAN(GAN):
                     RMSProp 1e-4, batch 256  seed 0: 4 modes, 0.40%
                     c = 0.1                  seeds 0, 1: 8 and 8 modes, 53.4% and 54.0%
             grid25  c = 0.1                  seed 0: 1 mode, 0.08%
+        (beta_1 and beta_2 are unused.)
         """
-        config = dict(super().default_config(info), loss="wasserstein", d_steps=5,
-                      clip_value=DEFAULT_CLIP, learning_rate=5e-5, batch_size=64)
-        del config["beta_1"], config["beta_2"]
-        return config
 
-    @classmethod
-    def model_kwargs(cls, config: dict) -> dict:
-        return dict(super().model_kwargs(config), clip_value=config["clip_value"])
+        loss: str = "wasserstein"
+        d_steps: int = 5
+        clip_value: float = param(DEFAULT_CLIP, check=positive, doc="c")
+        learning_rate: float = 5e-5
+        batch_size: int = 64
 
     def default_optimizers(self) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
         """RMSProp for both, each at its rate (`learning_rates`: TTUR applies)."""
@@ -106,11 +98,8 @@ class WGAN(GAN):
                              d_step: int) -> dict:
         """The skeleton's critic update, then every critic weight clipped to [-c, c]."""
         logs = super().discriminator_update(real, labels, batch, d_step)
-        clip_weights(self.discriminator_variables(), self.clip_value)
+        clip_weights(self.discriminator_variables(), self.config.clip_value)
         return logs
 
     def discriminator_metrics(self, real_output: tf.Tensor, fake_output: tf.Tensor) -> dict:
         return {"wasserstein_estimate": wasserstein_estimate(real_output, fake_output)}
-
-    def get_config(self) -> dict:
-        return dict(super().get_config(), clip_value=self.clip_value)

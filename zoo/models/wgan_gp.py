@@ -27,14 +27,17 @@ better than the paper's on both mixtures (`WGANGP.default_config`).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 from zoo import losses as losses_lib
 from zoo import networks
-from zoo.models.base import GAN, SEED_PENALTY, local_slice, replica_info
+from zoo.config import RunConfig, at_least, param
+from zoo.models.base import GAN
+from zoo.randomness import SEED_PENALTY, local_slice, replica_info
 from zoo.models.registry import MODELS
 from zoo.models.wgan import wasserstein_estimate
 
@@ -51,18 +54,10 @@ class WGANGP(GAN):
     """
 
     metric_names = ("d_loss", "g_loss", "wasserstein_estimate")
+    capabilities = GAN.capabilities - {"skeleton_discriminator_loss"}
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 loss: str = "wasserstein", d_steps: int = 5,
-                 penalty_weight: float = DEFAULT_PENALTY_WEIGHT, seed: int = 0, **kwargs):
-        if not float(penalty_weight) >= 0:
-            raise ValueError(f"penalty_weight must be >= 0, got {penalty_weight}")
-        super().__init__(generator, discriminator, latent_dim, loss=loss, d_steps=d_steps,
-                         seed=seed, **kwargs)
-        self.penalty_weight = float(penalty_weight)
-
-    @classmethod
-    def default_config(cls, info: Any) -> dict:
+    @dataclasses.dataclass(frozen=True)
+    class Config(GAN.Config):
         """Algorithm 1's defaults: lambda = 10, n_critic = 5, Adam(1e-4, 0, 0.9), batch 64;
         the image critic with layer normalization (`critic_normalization`).
 
@@ -78,17 +73,19 @@ class WGANGP(GAN):
         Adam(1e-3), the zoo's mixture rate, with the paper's lambda: 2 modes (1.6%) on ring8
         and 16 (1.5%) on grid25, seed 0.
         """
-        config = dict(super().default_config(info), loss="wasserstein", d_steps=5,
-                      penalty_weight=DEFAULT_PENALTY_WEIGHT, learning_rate=1e-4, beta_1=0.0,
-                      beta_2=0.9, batch_size=64)
-        if info.kind == "mixture":
-            config.update(penalty_weight=TOY_PENALTY_WEIGHT, beta_1=0.5)
-        else:
-            config.update(critic_normalization="layer")
-        return config
+
+        loss: str = "wasserstein"
+        d_steps: int = 5
+        penalty_weight: float = param(DEFAULT_PENALTY_WEIGHT, mixture=TOY_PENALTY_WEIGHT,
+                                      check=at_least(0), doc="lambda")
+        learning_rate: float = 1e-4
+        beta_1: float = param(0.0, mixture=0.5)
+        beta_2: float = 0.9
+        batch_size: int = 64
+        critic_normalization: str | None = param("layer", only="image", section="network")
 
     @classmethod
-    def build_networks(cls, info: Any, config: Mapping[str, Any]) -> dict:
+    def build_networks(cls, info: Any, config: RunConfig) -> dict:
         """The GAN's networks; for images the DCGAN critic with `critic_normalization`."""
         if info.kind == "mixture":
             return super().build_networks(info, config)
@@ -98,10 +95,6 @@ class WGANGP(GAN):
                                                config["width"]),
             discriminator=networks.dcgan.discriminator(
                 size, channels, config["width"], normalization=config["critic_normalization"]))
-
-    @classmethod
-    def model_kwargs(cls, config: Mapping[str, Any]) -> dict:
-        return dict(super().model_kwargs(config), penalty_weight=config["penalty_weight"])
 
     def interpolation_weights(self, batch: tf.Tensor) -> tf.Tensor:
         """eps ~ U[0, 1] for this replica's rows of the current critic update (see module)."""
@@ -114,16 +107,12 @@ class WGANGP(GAN):
                            fake_output: tf.Tensor) -> tf.Tensor:
         """Eq. (3): the adversarial critic loss + lambda E[(||grad D(x^)|| - 1)^2]."""
         loss = super().discriminator_loss(real, fake, real_output, fake_output)
-        if self.penalty_weight == 0:
+        if self.config.penalty_weight == 0:
             return loss
         penalty = losses_lib.gradient_penalty(
             lambda x: self.discriminator(x, training=True), real, fake,
             weights=self.interpolation_weights(tf.shape(real)[0]))
-        return loss + self.penalty_weight * penalty
+        return loss + self.config.penalty_weight * penalty
 
     def discriminator_metrics(self, real_output: tf.Tensor, fake_output: tf.Tensor) -> dict:
         return {"wasserstein_estimate": wasserstein_estimate(real_output, fake_output)}
-
-    def get_config(self) -> dict:
-        return dict(super().get_config(), penalty_weight=self.penalty_weight)
-

@@ -1,4 +1,4 @@
 """The zoo's default networks; every variant also accepts user-built Keras models."""
-from zoo.networks import dcgan, denoiser, mlp
+from zoo.networks import dcgan, mlp
 
-__all__ = ["dcgan", "denoiser", "mlp"]
+__all__ = ["dcgan", "mlp"]

@@ -32,10 +32,13 @@ __all__ = ["ChecksumError", "PRETRAINED", "build_variant", "load"]
 
 
 def build_variant(entry: manifest.Entry) -> keras.Model:
-    """The entry's variant, uncompiled, its weights initialised from the entry's seed."""
+    """The entry's variant, uncompiled, its weights initialised from the entry's seed: from
+    its stored full config once built (today's defaults play no part), else from its
+    overrides over today's defaults (an entry not built yet)."""
     keras.utils.set_random_seed(entry.seed)
-    return registry.build(entry.model, zoo_data.info(entry.dataset), entry.overrides,
-                          seed=entry.seed)
+    cls = registry.MODELS.get(entry.model)
+    config = cls.Config.from_dict(entry.config) if entry.config else entry.overrides
+    return cls.for_dataset(zoo_data.info(entry.dataset), config, seed=entry.seed)
 
 
 def load(name: str, weights: str | None = PRETRAINED, *, manifest_path: str = manifest.MANIFEST,

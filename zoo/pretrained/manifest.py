@@ -7,6 +7,9 @@ entry is one line:
 
 (`overrides`: the run config's diff over the variant's defaults, `steps` and `batch_size`
 included). The build trains the run, writes the weights and fills in the rest:
+    config    the full resolved run config the weights were trained with (`RunConfig.to_dict`,
+              as KerasHub presets keep config.json beside the weights): a built entry is
+              rebuilt from it, so changing a variant's default never changes a shipped entry
 
     weights   file name of the weights (`NAME.weights.h5`), shipped in zoo/pretrained/ or, with
               `url`, fetched into the cache directory
@@ -38,6 +41,7 @@ class Entry:
     dataset: str
     seed: int = 0
     overrides: dict = dataclasses.field(default_factory=dict)
+    config: dict = dataclasses.field(default_factory=dict)
     weights: str | None = None
     url: str | None = None
     sha256: str | None = None

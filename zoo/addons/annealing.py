@@ -15,8 +15,9 @@ the game is balanced; each temperature starts from the parameters learnt at the 
 `AnnealingSchedule` is a pure function of the training step (the generator optimizer's
 iteration count, which checkpoints restore), so a resumed run continues the same schedule
 and every replica of a distribution strategy computes the same beta without any state of
-its own. `zoo.models.base.GAN` heats each real batch with it before any update of the step
-(a no-op when the model has no schedule) and logs `beta` with the step's metrics.
+its own. The add-on (`Annealing`, run-config key `annealing`: {} for the defaults or a diff
+over `DEFAULT_OPTIONS`) heats each real batch before any update of the step and logs `beta`
+with the step's metrics; the noise is this replica's slice of a draw for the global batch.
 """
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.config import merge
+from zoo import randomness
+from zoo.addons import Addon, register
+from zoo.config import RunConfig, merge
 
 # Defaults of `AnnealingSchedule.from_options` (see `zoo.models.beta_gan` for the choice).
 # `steps_per_stage=None` splits the run into K + 1 equal stages: K cooling ones and a last
@@ -119,3 +123,31 @@ def heat(x: tf.Tensor, noise_std: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
     """x~ = x + eps, eps = noise_std * noise with noise ~ N(0, I): a sample of p_beta
     (the Gaussian convolution above) for each row of x, beta = 1 / noise_std^2."""
     return tf.cast(x, tf.float32) + noise_std * noise
+
+
+@register
+class Annealing(Addon):
+    """Heats the real batch at this step's beta (`AnnealingSchedule`); logs `beta`."""
+
+    key = "annealing"
+
+    @classmethod
+    def normalize(cls, value: Any, config: RunConfig) -> dict | None:
+        """{} (or True) for the defaults, else a diff over `DEFAULT_OPTIONS`; checked by
+        building the schedule for the run's steps."""
+        if value is None or value is False:
+            return None
+        options = merge(DEFAULT_OPTIONS, {} if value is True else value, "annealing")
+        AnnealingSchedule.from_options(options, getattr(config, "steps", None) or 1)
+        return options
+
+    def attach(self, model: keras.Model) -> None:
+        super().attach(model)
+        self.schedule = AnnealingSchedule.from_options(self.options, model.config.steps or 1)
+
+    def transform_real(self, model: keras.Model, real: tf.Tensor,
+                       batch: tf.Tensor) -> tuple[tf.Tensor, dict]:
+        step = model.g_optimizer.iterations
+        noise = randomness.global_normal(real, batch, model.step_seed(randomness.SEED_HEAT))
+        return (heat(real, self.schedule.noise_std(step), noise),
+                {"beta": self.schedule.beta(step)})

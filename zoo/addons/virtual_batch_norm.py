@@ -41,7 +41,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.techniques.options import enabled, resolve
+from zoo.addons import Addon, register
 
 DEFAULT_OPTIONS = dict(reference_size=64)
 # The second half of the stateless seed of the reference batch's draw (training draws
@@ -231,11 +231,26 @@ def choose_reference_batch(model: keras.Model) -> None:
             set_reference_batch(generator, inputs)
 
 
-def adapt_generator(networks: dict, options: Any) -> dict:
-    """`build_networks`' dict with its generator wrapped by `with_virtual_batch_norm`, for a
-    run config's `virtual_batch_norm` entry (True or a diff over `DEFAULT_OPTIONS`)."""
-    if not enabled(options):
-        return networks
-    config = resolve(options, DEFAULT_OPTIONS, "virtual_batch_norm")
-    return dict(networks, generator=with_virtual_batch_norm(networks["generator"],
-                                                            config["reference_size"]))
+@register
+class VirtualBatchNorm(Addon):
+    """Run-config key `virtual_batch_norm` (true or {"reference_size": N}): G's batch norm
+    replaced by VBN when the networks are built; the reference batch drawn in `attach`."""
+
+    key = "virtual_batch_norm"
+    DEFAULT_OPTIONS = DEFAULT_OPTIONS
+
+    @classmethod
+    def adapt_networks(cls, options: Any, networks: dict) -> dict:
+        if reference_layer(networks["generator"]) is not None:
+            return networks
+        options = cls.normalize(options, None)
+        return dict(networks, generator=with_virtual_batch_norm(networks["generator"],
+                                                                options["reference_size"]))
+
+    def attach(self, model: keras.Model) -> None:
+        super().attach(model)
+        if reference_layer(model.generator) is None:
+            raise ValueError("virtual_batch_norm needs a generator built with it: "
+                             "zoo.addons.virtual_batch_norm.with_virtual_batch_norm(G) or "
+                             "GAN.for_dataset")
+        choose_reference_batch(model)

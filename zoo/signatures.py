@@ -1,4 +1,4 @@
-"""The serving signatures of an exported zoo generator (see the `export` package docstring).
+"""The serving signatures of an exported zoo generator (`GAN.export`; see the `export` package docstring).
 
 Each endpoint is a plain function of a dict of batched tensors, ready for
 `keras.export.ExportArchive.add_endpoint`; the dict's keys become the

@@ -35,7 +35,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.techniques.options import enabled, resolve
+from zoo.addons import Addon, register
 
 DEFAULT_OPTIONS = dict(layer=None)
 
@@ -114,21 +114,19 @@ class FeatureMatching:
         return {"layer": self.layer}
 
 
-def from_options(options: Any, model: keras.Model) -> FeatureMatching | None:
-    """The component a run config's `feature_matching` entry describes for `model`: None
-    when off; True or a dict {"layer": ...} otherwise.
+@register
+class FeatureMatchingAddon(Addon):
+    """Run-config key `feature_matching` (true or {"layer": name or index}): G's adversarial
+    term replaced by section 3.1's loss; D trains as usual."""
 
-    The skeleton swaps it in for the adversarial term in `GAN.generator_objective`, so a
-    variant with its own objective there is refused rather than silently left unchanged.
-    """
-    if not enabled(options):
-        return None
-    if isinstance(options, FeatureMatching):
-        return options
-    config = resolve(options, DEFAULT_OPTIONS, "feature_matching")
-    from zoo.models.base import GAN
+    key = "feature_matching"
+    DEFAULT_OPTIONS = DEFAULT_OPTIONS
+    requires = frozenset({"skeleton_generator_objective", "single_input_discriminator"})
 
-    if type(model).generator_objective is not GAN.generator_objective:
-        raise ValueError(f"feature_matching replaces G's adversarial term in the skeleton's "
-                         f"generator_objective, which {type(model).__name__} overrides")
-    return FeatureMatching(model.discriminator, config["layer"])
+    def attach(self, model: keras.Model) -> None:
+        super().attach(model)
+        self.matching = FeatureMatching(model.discriminator, self.options["layer"])
+
+    def generator_adversarial(self, model: keras.Model, real: tf.Tensor, fake: tf.Tensor,
+                              condition: Any) -> tf.Tensor:
+        return self.matching.loss(real, fake)

@@ -1,4 +1,4 @@
-"""A generator's exponential moving average, an add-on of the skeleton (`generator_ema`).
+"""A generator's exponential moving average, an add-on (run-config key `generator_ema`: the decay).
 
 Samples are drawn from a running average of G's weights rather than from G itself
 (Yazici et al., 2019, "The Unusual Effectiveness of Averaging in GAN Training"; Karras
@@ -38,6 +38,9 @@ from typing import Any
 
 import keras
 import tensorflow as tf
+
+from zoo.addons import Addon, register
+from zoo.config import RunConfig
 
 
 def check_decay(decay: Any) -> float:
@@ -97,3 +100,24 @@ class GeneratorAverage(keras.layers.Layer):
     def call(self, inputs: Any, training: bool = False) -> tf.Tensor:
         """The averaged generator's samples (always in inference mode)."""
         return self.average(inputs, training=False)
+
+
+@register
+class GeneratorEMA(Addon):
+    """Keeps `GeneratorAverage` of G, updated after each G update; it samples at inference."""
+
+    key = "generator_ema"
+
+    @classmethod
+    def normalize(cls, value: Any, config: RunConfig) -> float | None:
+        return None if value is None else check_decay(value)
+
+    def attach(self, model: keras.Model) -> None:
+        super().attach(model)
+        self.average = GeneratorAverage(model.generator, self.options, name="generator_average")
+
+    def after_generator_update(self, model: keras.Model) -> None:
+        self.average.update(model.generator)
+
+    def sampler(self) -> keras.Model:
+        return self.average.average

@@ -6,11 +6,12 @@ denoiser satisfies r(h) - h ~ sigma^2 grad_h log p(h) (Alain & Bengio, 2014): it
 towards the denser regions of the real features, and G is trained to move Phi(G(z))
 along it. (For h ~ N(0, I) and sigma = 1, r*(h) = E[h | h + eps] = h / 2 exactly.)
 
-`DenoisingFeatureMatching` is the reusable piece: it owns r and computes eq. (5), r's
-loss, and the first term of eq. (4), G's extra loss. `zoo.models.base.GAN` adds it to any
-variant whose discriminator is composed as head(features(x)) (`networks.mlp.compose`)
-when the run config sets `denoising_feature_matching`; `zoo.models.dfm` is the paper's
-model built on it.
+`DenoisingFeatureMatching` is the add-on (run-config key `denoising_feature_matching`:
+true or a dict of depth, width, sigma, weighting): it owns r, trains it each step on real
+features (eq. 5) and adds eq. (4)'s first term to G's loss, for any variant whose
+discriminator is composed as head(features(x)) (`networks.mlp.compose`); `zoo.models.dfm`
+is the paper's model built on it. r has its own optimizer, `denoiser_optimizer` (default:
+a copy of G's settings).
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 from keras import layers
+
+from zoo import randomness
+from zoo.addons import Addon, register
 
 # (lambda_adv, weight of the per-feature mean squared distance) of eq. (4) per weighting.
 # "paper_text": lambda_adv = 1, lambda_denoise = 0.03 / n_h on the squared norm, i.e. 0.03
@@ -50,33 +54,73 @@ def denoiser(feature_dim: int, depth: int = 2, width: int | None = None,
     return keras.Model(h, layers.Dense(int(feature_dim), name="denoised")(y), name=name)
 
 
-@keras.saving.register_keras_serializable("zoo")
-class DenoisingFeatureMatching(keras.layers.Layer):
-    """The denoiser r over D's features and the two losses that involve it.
+@register
+class DenoisingFeatureMatching(Addon):
+    """The denoiser r over D's features, its update and G's term.
 
     Args:
-      feature_dim: n_h, the size of D's feature layer Phi(x).
-      depth, width: the denoiser's hidden layers (see `denoiser`).
-      sigma: the standard deviation of r's isotropic Gaussian corruption (1 in the paper).
-      weighting: "paper_text" or "reimplementation" (see `WEIGHTINGS`).
-      network: a ready denoiser (from a saved config); built from the above if None.
+      options: true or a dict of depth, width (see `denoiser`), sigma (the standard
+        deviation of r's isotropic Gaussian corruption, 1 in the paper) and weighting
+        ("paper_text" or "reimplementation", see `WEIGHTINGS`).
+      feature_dim: n_h, the size of D's feature layer; by default read off D in `attach`.
     """
 
-    def __init__(self, feature_dim: int, depth: int = 2, width: int | None = None,
-                 sigma: float = 1.0, weighting: str = "paper_text",
-                 network: keras.Model | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {sorted(WEIGHTINGS)}, got {weighting!r}")
-        if not float(sigma) > 0:
-            raise ValueError(f"sigma must be positive, got {sigma}")
+    key = "denoising_feature_matching"
+    DEFAULT_OPTIONS = dict(depth=2, width=None, sigma=1.0, weighting="paper_text")
+    requires = frozenset({"single_input_discriminator"})
+    metric_names = ("denoiser_loss", "feature_matching")
+
+    def __init__(self, options: Any = True, feature_dim: int | None = None, **kwargs):
+        options = self.normalize(options, None)
+        super().__init__(options, **kwargs)
+        if options["weighting"] not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {sorted(WEIGHTINGS)}, "
+                             f"got {options['weighting']!r}")
+        if not float(options["sigma"]) > 0:
+            raise ValueError(f"sigma must be positive, got {options['sigma']}")
+        self.depth, self.sigma = int(options["depth"]), float(options["sigma"])
+        self.weighting = options["weighting"]
+        self.adversarial_weight, self.distance_weight = WEIGHTINGS[self.weighting]
+        if feature_dim is not None:
+            self.build_denoiser(feature_dim)
+
+    def build_denoiser(self, feature_dim: int) -> None:
         self.feature_dim = int(feature_dim)
-        self.depth = int(depth)
-        self.width = int(feature_dim if width is None else width)
-        self.sigma = float(sigma)
-        self.weighting = weighting
-        self.network = network or denoiser(self.feature_dim, self.depth, self.width)
-        self.adversarial_weight, self.distance_weight = WEIGHTINGS[weighting]
+        self.width = int(self.feature_dim if self.options["width"] is None
+                         else self.options["width"])
+        self.network = denoiser(self.feature_dim, self.depth, self.width)
+
+    def attach(self, model: keras.Model) -> None:
+        super().attach(model)
+        features, _ = discriminator_parts(model.discriminator)
+        if not hasattr(self, "network"):
+            self.build_denoiser(int(features.output.shape[-1]))
+
+    def build_optimizers(self, g_optimizer: keras.optimizers.Optimizer, given: dict) -> None:
+        self.denoiser_optimizer = given.get("denoiser_optimizer") or type(
+            g_optimizer).from_config(g_optimizer.get_config())
+        self.denoiser_optimizer.build(self.network.trainable_variables)
+
+    def optimizers(self) -> dict:
+        return {"denoiser_optimizer": self.denoiser_optimizer}
+
+    def before_updates(self, model: keras.Model, real: tf.Tensor, batch: tf.Tensor) -> dict:
+        """One step of r on D's features of the real batch (eq. 5)."""
+        features = tf.stop_gradient(discriminator_parts(model.discriminator)[0](
+            real, training=True))
+        noise = randomness.global_normal(features, batch,
+                                         model.step_seed(randomness.SEED_DENOISER))
+        with tf.GradientTape() as tape:
+            loss = self.denoiser_loss(features, noise)
+        model.apply(self.denoiser_optimizer, tape, loss, self.network.trainable_variables)
+        return {"denoiser_loss": loss}
+
+    def generator_term(self, model: keras.Model, loss: tf.Tensor, fake: tf.Tensor,
+                       logs: dict) -> tuple[tf.Tensor, dict]:
+        """Eq. (4): lambda_adv (the adversarial loss) + the distance term on Phi(G(z))."""
+        features = discriminator_parts(model.discriminator)[0](fake, training=True)
+        matching = self.matching_term(features)
+        return self.adversarial_weight * loss + matching, dict(logs, feature_matching=matching)
 
     def call(self, features: tf.Tensor, training: bool = False) -> tf.Tensor:
         """r(features)."""
@@ -93,7 +137,7 @@ class DenoisingFeatureMatching(keras.layers.Layer):
         denoised = self.network(features + self.sigma * noise, training=True)
         return tf.reduce_mean(tf.square(features - denoised))
 
-    def generator_term(self, features: tf.Tensor) -> tf.Tensor:
+    def matching_term(self, features: tf.Tensor) -> tf.Tensor:
         """Eq. (4)'s first term: w E_z ||Phi(G(z)) - r(Phi(G(z)))||^2 / n_h, r(.) held constant.
 
         w = `distance_weight` (0.03 = lambda_denoise n_h with the paper text's weights, 1 with
@@ -103,19 +147,6 @@ class DenoisingFeatureMatching(keras.layers.Layer):
         """
         target = tf.stop_gradient(self.network(features, training=False))
         return self.distance_weight * tf.reduce_mean(tf.square(features - target))
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(feature_dim=self.feature_dim, depth=self.depth, width=self.width,
-                      sigma=self.sigma, weighting=self.weighting,
-                      network=keras.saving.serialize_keras_object(self.network))
-        return config
-
-    @classmethod
-    def from_config(cls, config: dict) -> "DenoisingFeatureMatching":
-        config = dict(config)
-        config["network"] = keras.saving.deserialize_keras_object(config["network"])
-        return cls(**config)
 
 
 def discriminator_parts(discriminator: keras.Model) -> tuple[keras.Model, keras.Model]:
@@ -127,19 +158,3 @@ def discriminator_parts(discriminator: keras.Model) -> tuple[keras.Model, keras.
             f"(networks.mlp.compose of models named 'features' and 'head'); "
             f"{discriminator.name!r} has layers {names}")
     return discriminator.get_layer("features"), discriminator.get_layer("head")
-
-
-def from_options(options: Any, discriminator: keras.Model) -> DenoisingFeatureMatching:
-    """The component a run config's `denoising_feature_matching` entry describes: True or a
-    dict with any of depth, width, sigma, weighting (the rest from the defaults)."""
-    if isinstance(options, dict) and "class_name" in options:  # a serialized component
-        options = keras.saving.deserialize_keras_object(options)
-    if isinstance(options, DenoisingFeatureMatching):
-        return options
-    from zoo.config import merge
-
-    defaults = dict(depth=2, width=None, sigma=1.0, weighting="paper_text")
-    config = merge(defaults, {} if options is True else options, "denoising_feature_matching")
-    features, _ = discriminator_parts(discriminator)
-    return DenoisingFeatureMatching(int(features.output.shape[-1]), name="feature_denoising",
-                                    **config)

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 import keras
 import tensorflow as tf
 
-from zoo.techniques.options import enabled, resolve
+from zoo.addons import Addon, register
 
 DEFAULT_OPTIONS = dict(d_weight=1e-3, g_weight=1e-3)
 # Keys of `GAN.historical_averages` and the networks they average.
@@ -86,41 +86,33 @@ class HistoricalAverage(keras.layers.Layer):
             for v, a in zip(variables, self.averages)])
 
 
-def from_options(options: Any, model: keras.Model) -> dict:
-    """{"d": HistoricalAverage, "g": ...} for a run config's `historical_averaging` entry
-    (True or a diff over `DEFAULT_OPTIONS`): one per network of positive weight; {} when off.
+@register
+class HistoricalAveraging(Addon):
+    """Run-config key `historical_averaging` (true or a diff over `DEFAULT_OPTIONS`): one
+    `HistoricalAverage` per network of positive weight, its penalty added to that network's
+    loss in its update (after folding in the current values). Averaging G needs the
+    skeleton's train_step (dfm's own step refuses it unless g_weight is 0)."""
 
-    The generator's penalty is added in `GAN.generator_update`; a variant whose own
-    `train_step` does not go through it (dfm) is refused unless `g_weight` is 0.
-    """
-    if not enabled(options):
-        return {}
-    config = resolve(options, DEFAULT_OPTIONS, "historical_averaging")
-    from zoo.models.base import GAN
+    key = "historical_averaging"
+    DEFAULT_OPTIONS = DEFAULT_OPTIONS
 
-    if config["g_weight"] and type(model).train_step is not GAN.train_step:
-        raise ValueError(f"historical averaging of G needs the skeleton's train_step, which "
-                         f"{type(model).__name__} replaces; set historical_averaging="
-                         "{\"g_weight\": 0} to average D only")
-    networks = {"d": model.discriminator, "g": model.generator}
-    return {key: HistoricalAverage(networks[key].trainable_variables, config[f"{key}_weight"],
-                                   name=f"{key}_historical_average")
-            for key in NETWORKS if config[f"{key}_weight"]}
+    def attach(self, model: keras.Model) -> None:
+        super().attach(model)
+        if self.options["g_weight"] and "skeleton_train_step" not in model.capabilities:
+            raise ValueError(f"historical averaging of G needs the skeleton's train_step, which "
+                             f"{type(model).__name__} replaces; set historical_averaging="
+                             "{\"g_weight\": 0} to average D only")
+        networks = {"d": model.discriminator, "g": model.generator}
+        self.averages = {key: HistoricalAverage(networks[key].trainable_variables,
+                                                self.options[f"{key}_weight"],
+                                                name=f"{key}_historical_average")
+                         for key in NETWORKS if self.options[f"{key}_weight"]}
+        self.metric_names = tuple(f"{key}_historical_penalty" for key in self.averages)
 
-
-def with_penalty(loss: Any, averages: dict, key: str,
-                 variables: Sequence[Any]) -> tuple[Any, dict]:
-    """(loss + w ||theta - mean||^2, {"<key>_historical_penalty": the penalty}) for network
-    `key` ("d" or "g"), after folding its current values into the mean; (loss, {}) when
-    it is not averaged. Call under the gradient tape of the network's update."""
-    average = averages.get(key)
-    if average is None:
-        return loss, {}
-    average.update(variables)
-    value = average.penalty(variables)
-    return loss + value, {f"{key}_historical_penalty": value}
-
-
-def metric_names(averages: dict) -> tuple[str, ...]:
-    """The metrics `penalty` logs for these averages."""
-    return tuple(f"{key}_historical_penalty" for key in NETWORKS if key in averages)
+    def penalty(self, model: keras.Model, network: str, variables: list) -> tuple[Any, dict]:
+        average = self.averages.get(network)
+        if average is None:
+            return None, {}
+        average.update(variables)
+        value = average.penalty(variables)
+        return value, {f"{network}_historical_penalty": value}

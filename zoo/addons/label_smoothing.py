@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
 import tensorflow as tf
 
 from zoo import losses as losses_lib
-from zoo.techniques.options import enabled
+from zoo.addons import Addon, enabled, register
+from zoo.config import RunConfig
 
 DEFAULT_REAL_TARGET = 0.9
 SMOOTHABLE_LOSSES = ("minimax", "non_saturating")
@@ -53,14 +55,10 @@ def real_target(option: Any) -> float | None:
     return float(option)
 
 
-def smoothed(loss: losses_lib.AdversarialLoss, target: float | None,
-             variant: type | None = None) -> losses_lib.AdversarialLoss:
+def smoothed(loss: losses_lib.AdversarialLoss, target: float | None) -> losses_lib.AdversarialLoss:
     """`loss` with D's real targets smoothed to `target` (G's side unchanged); `loss`
-    itself when `target` is None.
-
-    Raises a ValueError for a loss that is not a sigmoid cross-entropy, or for a `variant`
-    class whose own `discriminator_loss` does not use the skeleton's adversarial loss.
-    """
+    itself when `target` is None. Raises a ValueError for a loss that is not a sigmoid
+    cross-entropy."""
     if target is None:
         return loss
     if loss.name not in SMOOTHABLE_LOSSES:
@@ -68,12 +66,29 @@ def smoothed(loss: losses_lib.AdversarialLoss, target: float | None,
             f"one_sided_label_smoothing smooths the sigmoid cross-entropy of the "
             f"{' and '.join(SMOOTHABLE_LOSSES)} losses; loss {loss.name!r} has no labels to "
             f"smooth")
-    if variant is not None:
-        from zoo.models.base import GAN
-
-        if variant.discriminator_loss is not GAN.discriminator_loss:
-            raise ValueError(f"one_sided_label_smoothing smooths the skeleton's adversarial "
-                             f"loss, which {variant.__name__}'s discriminator_loss replaces")
     return losses_lib.AdversarialLoss(
         f"{loss.name}+one_sided_label_smoothing",
         lambda real, fake: smoothed_discriminator_loss(real, fake, target), loss.generator)
+
+
+@register
+class OneSidedLabelSmoothing(Addon):
+    """Run-config key `one_sided_label_smoothing`: true (0.9) or the real target."""
+
+    key = "one_sided_label_smoothing"
+    requires = frozenset({"skeleton_discriminator_loss"})
+
+    @classmethod
+    def normalize(cls, value: Any, config: RunConfig) -> float | None:
+        target = real_target(value)
+        if target is not None and config is not None and hasattr(config, "loss"):
+            smoothed(losses_lib.get(config.loss), target)  # refuses other losses here
+        return target
+
+    def attach(self, model: keras.Model) -> None:
+        if "skeleton_discriminator_loss" not in model.capabilities:
+            raise ValueError(f"one_sided_label_smoothing smooths the skeleton's adversarial "
+                             f"loss, which {type(model).__name__}'s discriminator_loss replaces")
+
+    def adversarial_loss(self, loss: losses_lib.AdversarialLoss) -> losses_lib.AdversarialLoss:
+        return smoothed(loss, self.options)

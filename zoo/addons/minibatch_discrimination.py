@@ -45,7 +45,8 @@ from typing import Any, Mapping
 import keras
 import tensorflow as tf
 
-from zoo.techniques.options import resolve
+from zoo.addons import Addon, register
+from zoo.networks.mlp import compose
 
 # B = 10 kernels of C = 5 dimensions (the authors' code: 100 of 5; see the module docstring),
 # the paper's sum over every j, normalized by the number of terms.
@@ -142,7 +143,7 @@ def insert_before_head(networks: Mapping[str, Any], options: Any) -> dict:
     MLP and DCGAN discriminators) or a `keras.Sequential` (the layer goes before its last
     layer). `options`: True or a diff over `DEFAULT_OPTIONS`.
     """
-    config = resolve(options, DEFAULT_OPTIONS, "minibatch_discrimination")
+    config = MinibatchDiscriminationAddon.normalize(options, None)
     networks = dict(networks)
     if "head" in networks:
         networks["head"] = minibatch_head(networks["head"], **config)
@@ -153,8 +154,6 @@ def insert_before_head(networks: Mapping[str, Any], options: Any) -> dict:
                          f"variant's networks, got {sorted(networks)}")
     names = [layer.name for layer in discriminator.layers]
     if "features" in names and "head" in names:
-        from zoo.networks.mlp import compose
-
         networks["discriminator"] = compose(
             discriminator.get_layer("features"),
             minibatch_head(discriminator.get_layer("head"), **config), name=discriminator.name)
@@ -170,3 +169,25 @@ def insert_before_head(networks: Mapping[str, Any], options: Any) -> dict:
             f"(networks.mlp.compose) or a keras.Sequential; {discriminator.name!r} has layers "
             f"{names}")
     return networks
+
+
+def _has_layer(model: Any) -> bool:
+    if not isinstance(model, keras.Model):
+        return False
+    return any(layer.name == "minibatch_discrimination" or _has_layer(layer)
+               for layer in model.layers)
+
+
+@register
+class MinibatchDiscriminationAddon(Addon):
+    """Run-config key `minibatch_discrimination` (true or a diff over `DEFAULT_OPTIONS`):
+    the layer inserted before D's head when the networks are built."""
+
+    key = "minibatch_discrimination"
+    DEFAULT_OPTIONS = DEFAULT_OPTIONS
+
+    @classmethod
+    def adapt_networks(cls, options: Any, networks: dict) -> dict:
+        if any(_has_layer(networks.get(k)) for k in ("head", "discriminator")):
+            return networks
+        return insert_before_head(networks, options)
