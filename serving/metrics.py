@@ -34,16 +34,15 @@ def _monitoring_config_class() -> type:
         name="gan_zoo_serving/monitoring_config.proto", package="tensorflow.serving",
         syntax="proto3")
     prometheus = proto.message_type.add(name="PrometheusConfig")
-    prometheus.field.add(name="enable", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
-                         label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
-    prometheus.field.add(name="path", number=2,
-                         type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
-                         label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    field = descriptor_pb2.FieldDescriptorProto
+    prometheus.field.add(name="enable", number=1, type=field.TYPE_BOOL,
+                         label=field.LABEL_OPTIONAL)
+    prometheus.field.add(name="path", number=2, type=field.TYPE_STRING,
+                         label=field.LABEL_OPTIONAL)
     monitoring = proto.message_type.add(name="MonitoringConfig")
-    monitoring.field.add(name="prometheus_config", number=1,
-                         type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+    monitoring.field.add(name="prometheus_config", number=1, type=field.TYPE_MESSAGE,
                          type_name=".tensorflow.serving.PrometheusConfig",
-                         label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+                         label=field.LABEL_OPTIONAL)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
     return message_factory.GetMessageClass(
