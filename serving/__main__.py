@@ -18,6 +18,7 @@ from absl import app
 from absl import flags
 
 from serving import config
+from serving import metrics
 from serving.server import ModelServer
 from serving.validation import Limits
 
@@ -41,6 +42,16 @@ flags.DEFINE_integer("max_body_bytes", 4 * 1024 * 1024, "Largest REST body or gR
                      lower_bound=1)
 flags.DEFINE_integer("max_gibbs_steps", 1000, "Largest value of an input named gibbs_steps.",
                      lower_bound=0)
+flags.DEFINE_integer("max_json_depth", 64, "Deepest nesting of a REST request's JSON.",
+                     lower_bound=2, upper_bound=500)
+flags.DEFINE_integer("predict_chunk_rows", 16, "Rows computed between checks of a request's "
+                     "deadline and cancellation.", lower_bound=1)
+flags.DEFINE_integer("rest_api_timeout_in_ms", 30000, "Deadline of a whole REST request: "
+                     "its arrival (head and body) and its computation.", lower_bound=1)
+flags.DEFINE_integer("rest_api_max_connections", 128, "Most REST connections served at once; "
+                     "beyond, a connection is answered 503.", lower_bound=1)
+flags.DEFINE_string("monitoring_config_file", None, "A MonitoringConfig text proto: "
+                    'prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }.')
 
 
 def model_configs() -> list[config.ModelConfig]:
@@ -58,15 +69,24 @@ def main(argv: list[str]) -> int:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
         models = model_configs()
+        monitoring_path = (metrics.read_monitoring_config_file(FLAGS.monitoring_config_file)
+                           if FLAGS.monitoring_config_file else None)
     except (OSError, ValueError) as error:
         raise app.UsageError(str(error)) from error
+    if monitoring_path and not FLAGS.rest_api_port:
+        logging.warning("--monitoring_config_file: metrics are served on the REST port, "
+                        "which --rest_api_port=0 disables")
     limits = Limits(max_batch_rows=FLAGS.max_batch_rows, max_body_bytes=FLAGS.max_body_bytes,
-                    max_gibbs_steps=FLAGS.max_gibbs_steps)
+                    max_gibbs_steps=FLAGS.max_gibbs_steps, max_json_depth=FLAGS.max_json_depth,
+                    predict_chunk_rows=FLAGS.predict_chunk_rows)
     server = ModelServer(models, host=FLAGS.host, grpc_port=FLAGS.port,
                          rest_port=FLAGS.rest_api_port or None,
                          poll_wait_seconds=FLAGS.file_system_poll_wait_seconds,
                          max_num_load_retries=FLAGS.max_num_load_retries, limits=limits,
-                         grpc_max_threads=FLAGS.grpc_max_threads)
+                         grpc_max_threads=FLAGS.grpc_max_threads,
+                         rest_timeout_seconds=FLAGS.rest_api_timeout_in_ms / 1000,
+                         rest_max_connections=FLAGS.rest_api_max_connections,
+                         monitoring_path=monitoring_path)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

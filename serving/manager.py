@@ -6,7 +6,9 @@ versions the policy aspires to (newest first), and unloads the others only once 
 aspired version is available, so the version being served stays up until its
 successor serves. A version that fails to load is reported as END with its error
 (and retried on later polls, `max_num_load_retries` times); it never takes down the
-version being served. Requests without a version get the newest available one.
+version being served. Once its retries are spent, it is tried again whenever its folder
+changes (a file added, removed, resized or rewritten: e.g. the version was completed
+later). Requests without a version get the newest available one.
 """
 from __future__ import annotations
 
@@ -46,6 +48,23 @@ def versions_on_disk(base_path: str) -> list[int]:
                   and os.path.isdir(os.path.join(base_path, name)))
 
 
+def folder_fingerprint(path: str) -> tuple:
+    """Every file and folder under `path` with its size and mtime: what a change would alter.
+
+    Cheap next to a load, and taken only for versions that failed to load.
+    """
+    entries = []
+    for root, folders, files in os.walk(path):
+        for name in folders + files:
+            full = os.path.join(root, name)
+            try:
+                stat = os.stat(full)
+            except OSError:
+                continue
+            entries.append((os.path.relpath(full, path), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(entries))
+
+
 class _Model:
     """What the manager knows of one model; guarded by the manager's lock."""
 
@@ -54,6 +73,7 @@ class _Model:
         self.statuses: dict[int, VersionStatus] = {}
         self.servables: dict[int, Servable] = {}
         self.failed_loads: dict[int, int] = {}
+        self.failed_fingerprints: dict[int, tuple] = {}
         self.seen_on_disk: list[int] | None = None
 
 
@@ -116,9 +136,16 @@ class ModelManager:
         for version in sorted(aspired, reverse=True):
             if self._stopping.is_set():
                 return
-            if (version not in model.servables
-                    and model.failed_loads.get(version, 0) <= self._max_num_load_retries):
-                self._load(model, version)
+            if version in model.servables:
+                continue
+            if model.failed_loads.get(version, 0) > self._max_num_load_retries:
+                path = os.path.join(config.base_path, str(version))
+                if folder_fingerprint(path) == model.failed_fingerprints.get(version):
+                    continue
+                logging.info("model %s version %d changed since it failed to load; retrying",
+                             config.name, version)
+                model.failed_loads[version] = 0
+            self._load(model, version)
         with self._lock:
             serving_aspired = any(version in model.servables for version in aspired)
             retired = [version for version in model.servables
@@ -131,14 +158,17 @@ class ModelManager:
 
     def _load(self, model: _Model, version: int) -> None:
         name = model.config.name
+        path = os.path.join(model.config.base_path, str(version))
         with self._lock:
             model.statuses[version] = VersionStatus(version, State.LOADING)
+        fingerprint = folder_fingerprint(path)  # before loading: a change during it retries
         try:
-            servable = Servable(name, version, os.path.join(model.config.base_path, str(version)))
+            servable = Servable(name, version, path)
         except Exception as exception:
             error = errors.from_exception(exception)
             with self._lock:
                 model.failed_loads[version] = model.failed_loads.get(version, 0) + 1
+                model.failed_fingerprints[version] = fingerprint
                 model.statuses[version] = VersionStatus(version, State.END, error)
             logging.error("failed to load model %s version %d (attempt %d): %s", name, version,
                           model.failed_loads[version], error.message)
@@ -150,6 +180,10 @@ class ModelManager:
                      sorted(servable.signatures))
 
     # ---------------------------------------------------------------- lookups
+    def has_model(self, name: str) -> bool:
+        """Whether `name` is a configured model."""
+        return name in self._models
+
     def version_for_label(self, name: str, label: str) -> int:
         """The version a label of the model's config names (INVALID_ARGUMENT if none)."""
         model = self._models.get(name)

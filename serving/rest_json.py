@@ -19,25 +19,158 @@ import numpy as np
 import tensorflow as tf
 
 from serving.errors import invalid_argument
+from serving.validation import Limits
 
 ROW, COLUMNAR = "row", "columnar"
+_MAX_RANK = 32  # numpy's is 64; no generator takes more than a few
 BYTES_SUFFIX = "_bytes"
 BASE64_KEY = "b64"
 
 
-def parse_document(body: bytes) -> dict:
-    """The request's JSON object (INVALID_ARGUMENT if it is not one)."""
+def parse_document(body: bytes, limits: Limits = Limits()) -> dict:
+    """The request's JSON object (INVALID_ARGUMENT if it is not one, or is over a limit).
+
+    Parsed incrementally so that limits refuse early: nesting depth is checked on the raw
+    bytes first, and the rows of `instances` / `inputs` are decoded one at a time, stopping
+    at the first row past `--max_batch_rows`.
+    """
     if not body:
         raise invalid_argument("JSON Parse error: The document is empty")
+    check_nesting_depth(body, limits.max_json_depth)
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
         raise invalid_argument(f"JSON Parse error: {error}") from None
-    except RecursionError:
+    try:
+        return _DocumentParser(text, limits.max_batch_rows).document()
+    except ValueError as error:  # JSONDecodeError, and ints of over 4300 digits
+        raise invalid_argument(f"JSON Parse error: {error}") from None
+    except RecursionError:  # (not reached with a depth limit under Python's recursion limit)
         raise invalid_argument("JSON Parse error: nested too deeply") from None
-    if not isinstance(document, dict):
-        raise invalid_argument(f"JSON Value: {_preview(document)} Is not object")
-    return document
+
+
+# +1 for [ and {, -1 for ] and }; the bytes that matter to nesting (brackets and quotes).
+_DEPTH_STEP = np.zeros(256, np.int8)
+_DEPTH_STEP[list(b"[{")] = 1
+_DEPTH_STEP[list(b"]}")] = -1
+_STRUCTURAL = np.zeros(256, bool)
+_STRUCTURAL[list(b'[]{}"')] = True
+_QUOTE = ord('"')
+
+
+def check_nesting_depth(body: bytes, max_depth: int) -> None:
+    """Refuses JSON nested deeper than `max_depth`, in numpy over the bytes (no parse).
+
+    Escaped backslashes and quotes are dropped first, so that every remaining quote opens
+    or closes a string; brackets inside strings do not count. Invalid JSON may be misjudged,
+    but it is refused by the parse anyway.
+    """
+    stripped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    data = np.frombuffer(stripped, np.uint8)
+    data = data[_STRUCTURAL[data]]
+    if not data.size:
+        return
+    in_string = np.cumsum(data == _QUOTE, dtype=np.int32) & 1
+    depths = np.cumsum(np.where(in_string, 0, _DEPTH_STEP[data]), dtype=np.int32)
+    if depths.max() > max_depth:
+        raise invalid_argument(
+            f"JSON Parse error: nested deeper than the server's limit of {max_depth} levels "
+            "(--max_json_depth)")
+
+
+_WHITESPACE = json.decoder.WHITESPACE
+_DECODER = json.JSONDecoder()
+_ROW_KEYS = ("instances", "inputs")
+
+
+class _DocumentParser:
+    """The top-level object, with the row lists of `instances` / `inputs` decoded row by row.
+
+    Every other value is decoded whole by the C decoder; like `json.loads`, a repeated key
+    keeps its last value.
+    """
+
+    def __init__(self, text: str, max_rows: int):
+        self._text = text
+        self._max_rows = max_rows
+
+    def _skip(self, index: int) -> int:
+        return _WHITESPACE.match(self._text, index).end()
+
+    def _expect(self, index: int, chars: str) -> str:
+        char = self._text[index:index + 1]
+        if not char or char not in chars:
+            raise json.JSONDecodeError(f"Expecting one of {chars!r}", self._text, index)
+        return char
+
+    def document(self) -> dict:
+        start = self._skip(0)
+        if self._text[start:start + 1] != "{":
+            value, _ = _DECODER.raw_decode(self._text, start)
+            raise invalid_argument(f"JSON Value: {_preview(value)} Is not object")
+        document, end = self._object(start, self._top_level_value)
+        end = self._skip(end)
+        if end != len(self._text):
+            raise json.JSONDecodeError("Extra data", self._text, end)
+        return document
+
+    def _object(self, index: int, value_parser) -> tuple[dict, int]:
+        """A JSON object at `index` ('{'), each value read by `value_parser(key, index)`."""
+        result: dict = {}
+        index = self._skip(index + 1)
+        if self._text[index:index + 1] == "}":
+            return result, index + 1
+        while True:
+            self._expect(index, '"')
+            key, index = json.decoder.scanstring(self._text, index + 1)
+            index = self._skip(index)
+            self._expect(index, ":")
+            result[key], index = value_parser(key, self._skip(index + 1))
+            index = self._skip(index)
+            if self._expect(index, ",}") == "}":
+                return result, index + 1
+            index = self._skip(index + 1)
+
+    def _top_level_value(self, key: str, index: int) -> tuple[Any, int]:
+        char = self._text[index:index + 1]
+        if key in _ROW_KEYS and char == "[":
+            return self._rows(index, f"'{key}'")
+        if key == "inputs" and char == "{":
+            return self._object(index, self._named_input)
+        return _DECODER.raw_decode(self._text, index)
+
+    def _named_input(self, key: str, index: int) -> tuple[Any, int]:
+        if self._text[index:index + 1] == "[":
+            return self._rows(index, f"input {key!r}")
+        return _DECODER.raw_decode(self._text, index)
+
+    def _rows(self, index: int, what: str) -> tuple[list, int]:
+        """A list at `index` ('['), refused as soon as it has more than `max_rows` items."""
+        rows: list = []
+        index = self._skip(index + 1)
+        if self._text[index:index + 1] == "]":
+            return rows, index + 1
+        while True:
+            if len(rows) == self._max_rows:
+                self._refuse_rows(index, what)
+            value, index = _DECODER.raw_decode(self._text, index)
+            rows.append(value)
+            index = self._skip(index)
+            if self._expect(index, ",]") == "]":
+                return rows, index + 1
+            index = self._skip(index + 1)
+
+    def _refuse_rows(self, index: int, what: str) -> None:
+        """One row past the limit: says how many rows if that row is the last one."""
+        try:
+            _, end = _DECODER.raw_decode(self._text, index)
+            last = self._text[self._skip(end):self._skip(end) + 1] == "]"
+        except ValueError:
+            last = False
+        count = f"{self._max_rows + 1}" if last else f"at least {self._max_rows + 1}"
+        raise invalid_argument(
+            f"{what} has a batch of {count} rows, more than the server's limit of "
+            f"{self._max_rows} (--max_batch_rows)")
 
 
 def signature_name(document: Mapping[str, Any]) -> str:
@@ -109,6 +242,10 @@ def _from_inputs(inputs: Any, specs: Mapping[str, tf.TensorSpec]) -> dict[str, n
         for name in specs:
             if name not in inputs:
                 raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
+        unknown = sorted(set(inputs) - set(specs))
+        if unknown:
+            raise invalid_argument(f"'inputs' has unknown keys {unknown}; the signature "
+                                   f"takes inputs {sorted(specs)}")
         return {name: to_array(name, inputs[name], spec.dtype) for name, spec in specs.items()}
     if len(specs) > 1:
         raise invalid_argument(
@@ -131,6 +268,8 @@ def to_array(name: str, value: Any, dtype: tf.DType) -> np.ndarray:
             raise invalid_argument(f"input {name!r}: lists of sizes {sorted(sizes)} at depth "
                                    f"{len(shape)}; a tensor must be rectangular")
         shape.append(sizes.pop())
+        if len(shape) > _MAX_RANK:
+            raise invalid_argument(f"input {name!r}: more than {_MAX_RANK} dimensions")
         level = [leaf for item in level for leaf in item]
     return _leaves_array(name, level, dtype).reshape(shape)
 
@@ -166,7 +305,11 @@ def _leaves_array(name: str, leaves: list, dtype: tf.DType) -> np.ndarray:
 
 def _string_leaf(name: str, leaf: Any) -> bytes:
     if isinstance(leaf, str):
-        return leaf.encode("utf-8")
+        try:
+            return leaf.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate escape such as "\\ud800"
+            raise invalid_argument(f"input {name!r}: {_preview(leaf)} is not valid "
+                                   "UTF-8") from None
     if _is_base64(leaf):
         try:
             return base64.b64decode(leaf[BASE64_KEY], validate=True)

@@ -70,8 +70,15 @@ class Servable:
         return self.signatures[name]
 
     def predict(self, signature: Signature, inputs: Mapping[str, np.ndarray], limits: Limits,
-                output_filter: Iterable[str] = ()) -> dict[str, np.ndarray]:
-        """Runs `signature` on checked inputs; returns its outputs (or those in `output_filter`)."""
+                output_filter: Iterable[str] = (),
+                stop: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
+        """Runs `signature` on checked inputs; returns its outputs (or those in `output_filter`).
+
+        The batch runs in chunks of `limits.predict_chunk_rows` rows, with `stop()` called
+        before each, so that a cancelled or expired request stops within a chunk's time
+        (a SavedModel call itself cannot be interrupted). The chunking is the same with or
+        without `stop`, so a request's outputs do not depend on its deadline.
+        """
         check_inputs(signature.name, signature.inputs, inputs, limits)
         wanted = list(output_filter) or list(signature.outputs)
         unknown = sorted(set(wanted) - set(signature.outputs))
@@ -79,6 +86,22 @@ class Servable:
             raise errors.invalid_argument(
                 f"output_filter names {unknown}, not outputs of signature {signature.name!r} "
                 f"(which has {sorted(signature.outputs)})")
+        rows = _batch_rows(signature, inputs, wanted)
+        step = limits.predict_chunk_rows
+        starts = range(0, rows, step) if rows is not None and rows > step else [None]
+        pieces = []
+        for start in starts:
+            if stop is not None:
+                stop()
+            chunk = inputs if start is None else {
+                name: value[start:start + step] for name, value in inputs.items()}
+            pieces.append(self._call(signature, chunk, wanted))
+        if len(pieces) == 1:
+            return pieces[0]
+        return {name: np.concatenate([piece[name] for piece in pieces]) for name in wanted}
+
+    def _call(self, signature: Signature, inputs: Mapping[str, np.ndarray],
+              wanted: list[str]) -> dict[str, np.ndarray]:
         try:
             tensors = {name: tf.convert_to_tensor(value, signature.inputs[name].dtype)
                        for name, value in inputs.items()}
@@ -86,3 +109,15 @@ class Servable:
             return {name: outputs[name].numpy() for name in wanted}
         except Exception as error:  # TF's own errors keep their codes; the rest are INTERNAL.
             raise errors.from_exception(error) from error
+
+
+def _batch_rows(signature: Signature, inputs: Mapping[str, np.ndarray],
+                wanted: list[str]) -> int | None:
+    """The rows of a batch that can be split: every input and wanted output has a leading
+    batch dimension of any size (None: run it whole)."""
+    specs = [signature.inputs[name] for name in inputs] + [signature.outputs[n] for n in wanted]
+    if not inputs or any(not spec.shape.rank or spec.shape[0] is not None for spec in specs):
+        return None
+    if any(np.ndim(value) == 0 for value in inputs.values()):
+        return None
+    return int(next(iter(inputs.values())).shape[0])

@@ -11,6 +11,7 @@ import grpc
 from serving import grpc_service
 from serving.config import ModelConfig
 from serving.manager import ModelManager
+from serving.metrics import Metrics
 from serving.rest import RestApi, RestServer
 from serving.validation import Limits
 
@@ -20,17 +21,26 @@ class ModelServer:
 
     Port 0 asks the system for a free port; the bound ports are `grpc_port` and
     `rest_port` once started. Use as a context manager or call `start()` / `stop()`.
+    `rest_timeout_seconds` is the whole-request deadline of a REST request,
+    `rest_max_connections` the most REST connections served at once, and
+    `monitoring_path` (if given) where the REST port serves Prometheus metrics.
     """
 
     def __init__(self, models: Sequence[ModelConfig], *, host: str = "127.0.0.1",
                  grpc_port: int = 8500, rest_port: int | None = 8501,
                  poll_wait_seconds: float = 1.0, max_num_load_retries: int = 5,
-                 limits: Limits = Limits(), grpc_max_threads: int = 16):
+                 limits: Limits = Limits(), grpc_max_threads: int = 16,
+                 rest_timeout_seconds: float = 30.0, rest_max_connections: int = 128,
+                 monitoring_path: str | None = None):
         self.host = host
         self.grpc_port = grpc_port
         self.rest_port = rest_port
         self.limits = limits
         self.manager = ModelManager(models, poll_wait_seconds, max_num_load_retries)
+        self.metrics = Metrics() if monitoring_path else None
+        self.monitoring_path = monitoring_path
+        self._rest_timeout_seconds = rest_timeout_seconds
+        self._rest_max_connections = rest_max_connections
         self._grpc_max_threads = grpc_max_threads
         self._grpc: grpc.Server | None = None
         self._rest: RestServer | None = None
@@ -55,7 +65,7 @@ class ModelServer:
             options=[("grpc.max_receive_message_length", self.limits.max_body_bytes),
                      ("grpc.max_send_message_length", -1),
                      ("grpc.so_reuseport", 0)])
-        grpc_service.add_services(self._grpc, self.manager, self.limits)
+        grpc_service.add_services(self._grpc, self.manager, self.limits, self.metrics)
         address = f"[{self.host}]" if ":" in self.host else self.host
         try:
             self.grpc_port = self._grpc.add_insecure_port(f"{address}:{self.grpc_port}")
@@ -65,7 +75,11 @@ class ModelServer:
         logging.info("Running gRPC ModelServer at %s:%d ...", self.host, self.grpc_port)
 
     def _start_rest(self) -> None:
-        self._rest = RestServer((self.host, self.rest_port), RestApi(self.manager, self.limits))
+        self._rest = RestServer((self.host, self.rest_port),
+                                RestApi(self.manager, self.limits, self.metrics),
+                                max_connections=self._rest_max_connections,
+                                timeout_seconds=self._rest_timeout_seconds,
+                                monitoring_path=self.monitoring_path)
         self.rest_port = self._rest.server_address[1]
         self._rest_thread = threading.Thread(target=self._rest.serve_forever, name="rest",
                                              daemon=True)

@@ -18,11 +18,15 @@ GIBBS_STEPS_INPUT = "gibbs_steps"
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """Per-request limits (flags `--max_batch_rows`, `--max_body_bytes`, `--max_gibbs_steps`)."""
+    """Per-request limits (flags `--max_batch_rows`, `--max_body_bytes`, `--max_gibbs_steps`,
+    `--max_json_depth`) and `--predict_chunk_rows`, the rows computed between checks of a
+    request's deadline or cancellation."""
 
     max_batch_rows: int = 256
     max_body_bytes: int = 4 * 1024 * 1024
     max_gibbs_steps: int = 1000
+    max_json_depth: int = 64
+    predict_chunk_rows: int = 16
 
     def check_body_size(self, size: int) -> None:
         if size > self.max_body_bytes:

@@ -273,6 +273,41 @@ BAD_REST_REQUESTS = [
     ("malformed path", "GET", "/v1/nonsense", None, 400, "Malformed request: GET /v1/nonsense"),
     ("outside the API", "GET", "/index.html", None, 404, "the API is under /v1/models/"),
     ("classify", "POST", "/v1/models/ring:classify", sample_body(), 501, "not supported"),
+    # Limits met while parsing, and what used to be a 500.
+    ("nested too deeply", "POST", "/v1/models/ring:predict",
+     '{"instances": ' + "[" * 70 + "]" * 70 + "}", 400,
+     "nested deeper than the server's limit of 64 levels (--max_json_depth)"),
+    ("nested too deeply in an ignored key", "POST", "/v1/models/ring:predict",
+     sample_body()[:-1] + ', "extra": ' + '{"a": ' * 70 + "1" + "}" * 70 + "}", 400,
+     "(--max_json_depth)"),
+    ("brackets in strings do not nest", "POST", "/v1/models/ring:predict",
+     sample_body(signature_name='[{\\"' + "[" * 70), 400, "not found in signature def"),
+    ("a tensor of too many dimensions", "POST", "/v1/models/ring:predict",
+     '{"inputs": ' + "[" * 40 + "1" + "]" * 40 + "}", 400, "more than 32 dimensions"),
+    ("a version of over 4300 digits", "POST", "/v1/models/ring/versions/" + "9" * 5000
+     + ":predict", sample_body(), 400, "is not a valid version number"),
+    ("status of a version over int64", "GET", "/v1/models/ring/versions/" + "1" * 20, None, 400,
+     "is not a valid version number (an int64)"),
+    ("an integer of over 4300 digits", "POST", "/v1/models/ring:predict",
+     '{"instances": [' + "9" * 5000 + "]}", 400, "JSON Parse error: Exceeds the limit"),
+    ("rows over the limit, more following", "POST", "/v1/models/ring:predict",
+     sample_body(instances=list(range(1000))), 400,
+     "'instances' has a batch of at least 65 rows, more than the server's limit of 64"),
+    ("columnar rows over the limit", "POST", "/v1/models/ring:predict",
+     sample_body(instances=None)[:-1].replace('"instances": null', '"inputs": {"seed": '
+                                               + json.dumps(list(range(65))) + "}}"), 400,
+     "input 'seed' has a batch of 65 rows, more than the server's limit of 64"),
+    ("columnar unknown key", "POST", "/v1/models/ring:predict",
+     '{"signature_name": "sample", "inputs": {"seed": [1], "z": [[0.5, 0.5]]}}', 400,
+     "'inputs' has unknown keys ['z']; the signature takes inputs ['seed']"),
+    # Methods: every answer is TF Serving's JSON error.
+    ("GET on predict", "GET", "/v1/models/ring:predict", None, 405,
+     "Method GET is not allowed on /v1/models/ring:predict; use POST"),
+    ("POST on status", "POST", "/v1/models/ring", sample_body(), 405, "use GET"),
+    ("PUT on predict", "PUT", "/v1/models/ring:predict", sample_body(), 405, "use POST"),
+    ("DELETE on metadata", "DELETE", "/v1/models/ring/metadata", None, 405, "use GET"),
+    ("PATCH outside the API", "PATCH", "/index.html", "{}", 404, "the API is under /v1/models/"),
+    ("an unknown method", "BREW", "/v1/models/ring", None, 501, "Unsupported method ('BREW')"),
 ]
 
 
@@ -368,3 +403,78 @@ def test_grpc_output_filter_metadata_and_status_errors(predictions, model_servic
         model_service.GetModelStatus(status, 30)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     assert raised.value.details() == "Could not find version 4 of model ring"
+
+
+def raw_http(port, data, timeout=30):
+    """(status, headers, body bytes) of the reply to raw request bytes."""
+    import http.client
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock, method="HEAD" if data.startswith(b"HEAD")
+                                            else None)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+RAW_HTTP_ERRORS = [
+    # (case, request bytes, HTTP status, part of the error message)
+    ("request line too long", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414,
+     "Request-URI Too Long"),
+    ("header line too long", b"GET /v1/models/ring HTTP/1.1\r\nX: " + b"a" * 70000
+     + b"\r\n\r\n", 431, "Line too long"),
+    ("too many headers", b"GET /v1/models/ring HTTP/1.1\r\n" + b"X: 1\r\n" * 200 + b"\r\n",
+     431, "Too many headers"),
+    ("bad request syntax", b"NONSENSE\r\n\r\n", 400, "Bad request syntax"),
+    ("bad HTTP version", b"GET /v1/models/ring HTTP/7.0\r\n\r\n", 505, "Invalid HTTP version"),
+    ("POST without Content-Length", b"POST /v1/models/ring:predict HTTP/1.1\r\n\r\n", 411,
+     "needs a Content-Length header"),
+    ("a malformed Content-Length", b"POST /v1/models/ring:predict HTTP/1.1\r\n"
+     b"Content-Length: 1_0\r\n\r\n0123456789", 400, "invalid Content-Length: '1_0'"),
+]
+
+
+@pytest.mark.parametrize("case, data, status, message", RAW_HTTP_ERRORS,
+                         ids=[case[0] for case in RAW_HTTP_ERRORS])
+def test_http_level_errors_are_json_not_html(server, predictions, case, data, status, message):
+    code, headers, body = raw_http(server.rest_port, data)
+    assert code == status, body
+    assert headers["Content-Type"] == "application/json"
+    reply = json.loads(body)
+    assert list(reply) == ["error"] and message in reply["error"], reply
+    assert_still_serving(server, predictions)
+
+
+def test_head_gets_a_405_without_a_body(server):
+    code, headers, body = raw_http(server.rest_port,
+                                   b"HEAD /v1/models/ring HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (code, headers["Allow"], headers["Content-Type"], body) == (
+        405, "GET", "application/json", b"")
+
+
+ODD_BODIES = [
+    '{"instances": [null]}', '{"instances": [NaN]}', '{"instances": [1e999]}',
+    '{"instances": [[[[1]]]]}', '{"instances": [{"b64": "x"}]}', '{"inputs": {"b64": "@@"}}',
+    '{"inputs": 5}', '{"signature_name": "sample", "inputs": []}', '{"instances": [[]]}',
+    '{"signature_name": "sample", "instances": [{"seed": 1}, 2]}', '{"instances": "abc"}',
+    '{"signature_name": "\\ud800", "instances": [1]}', '{"inputs": {"z": {"z": 1}}}',
+    '{"instances": [1], "instances": [2, 3]}', '{"instances": [1],}', '{"instances": [1 2]}',
+    '{"signature_name": "sample", "instances": [-9223372036854775809]}', "\ufeff{}",
+    '{"signature_name": "sample", "inputs": {"seed": [[1, 2], [3]]}}', "{" * 10, "]" * 10,
+    '{"instances": [' + "[" * 60 + "]" * 60 + "]}", '"just a string"', "null", "\x00\xff",
+]
+
+
+@pytest.mark.parametrize("model", ["ring", "gibbs", "digits"])
+def test_no_client_input_yields_a_500(server, predictions, model):
+    for body in ODD_BODIES:
+        for signature in ("", "sample"):
+            sent = body
+            if signature and body.startswith('{"instances"'):
+                sent = '{"signature_name": "sample", ' + body[1:]
+            code, reply = rest_call(server.rest_port, "POST", f"/v1/models/{model}:predict",
+                                    sent.encode("utf-8", "surrogatepass"))
+            assert code < 500 and list(reply) in (["error"], ["predictions"], ["outputs"]), (
+                sent, code, reply)
+    assert_still_serving(server, predictions)

@@ -1,5 +1,7 @@
 """`python -m serving` as tensorflow_model_server is run: flags, config file, ports, signals."""
+import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -124,3 +126,100 @@ def test_a_taken_port_is_an_error(tmp_path):
                                  **ports)
             with pytest.raises(OSError):
                 server.start()
+
+
+METRIC_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)')
+
+
+def parse_prometheus(text):
+    """{(name, frozenset of (label, value))): value} and {name: type} of a text-format scrape;
+    asserts every line is well formed."""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            types[name] = kind
+            continue
+        if not line or line.startswith("# HELP "):
+            continue
+        match = METRIC_LINE.match(line)
+        assert match, f"not a Prometheus sample: {line!r}"
+        name, labels, value = match.groups()
+        pairs = LABEL.findall(labels or "")
+        assert ",".join(f'{k}="{v}"' for k, v in pairs) == (labels or ""), line
+        samples[(name, frozenset(pairs))] = float(value)
+    return samples, types
+
+
+def test_monitoring_config_file_serves_prometheus_metrics_and_rest_deadline_flag(
+        served_models, tmp_path):
+    monitoring = tmp_path / "monitoring.config"
+    monitoring.write_text('prometheus_config { enable: true, path: "/metrics/prom" }')
+    grpc_port, rest_port = free_port(), free_port()
+    log_path = tmp_path / "server.log"
+    process = start_server(log_path, "--model_name=ring", f"--model_base_path={served_models}/ring",
+                           f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+                           f"--monitoring_config_file={monitoring}", "--rest_api_timeout_in_ms=500")
+    try:
+        wait_for_log(process, log_path, f"Exporting HTTP/REST API at:127.0.0.1:{rest_port}")
+        for seeds in ([1], [1, 2], "x"):
+            rest_call(rest_port, "POST", "/v1/models/ring:predict",
+                      {"signature_name": "sample", "instances": seeds})
+        rest_call(rest_port, "GET", "/v1/models/nope")  # unknown model: no label of its own
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name, request.model_spec.signature_name = "ring", "sample"
+            request.inputs["seed"].CopyFrom(tf.make_tensor_proto(np.array([5], np.int64)))
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, 30)
+
+        connection = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=30)
+        connection.request("GET", "/metrics/prom")
+        response = connection.getresponse()
+        text = response.read().decode()
+        connection.close()
+        assert response.status == 200
+        assert response.getheader("Content-Type").startswith("text/plain; version=0.0.4")
+        samples, types = parse_prometheus(text)
+        count, latency = ":tensorflow:serving:request_count", ":tensorflow:serving:request_latency"
+        assert types == {count: "counter", latency: "histogram"}
+
+        def sample(name, **labels):
+            return samples[(name, frozenset(labels.items()))]
+
+        rest = dict(model_name="ring", API="predict", entrypoint="REST")
+        assert sample(count, status="OK", **rest) == 2
+        assert sample(count, status="INVALID_ARGUMENT", **rest) == 1
+        assert sample(count, model_name="ring", API="predict", entrypoint="GRPC",
+                      status="OK") == 1
+        assert sample(count, model_name="", API="GetModelStatus", entrypoint="REST",
+                      status="NOT_FOUND") == 1
+        buckets = sorted((float(dict(labels)["le"]), value) for (name, labels), value
+                         in samples.items() if name == latency + "_bucket"
+                         and dict(labels).items() >= rest.items())
+        assert buckets[-1] == (float("inf"), 3) == (float("inf"), sample(latency + "_count",
+                                                                          **rest))
+        assert [value for _, value in buckets] == sorted(value for _, value in buckets)
+        assert 0 < sample(latency + "_sum", **rest) < 3 * 30e6  # microseconds
+
+        # --rest_api_timeout_in_ms: a request that does not arrive in 0.5 s is closed.
+        with socket.create_connection(("127.0.0.1", rest_port), timeout=10) as sock:
+            started = time.monotonic()
+            sock.sendall(b"POST /v1/models/ring:predict HTTP/1.1\r\nContent-Length: 10\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.1 408 ") and b"500 ms" in reply
+            assert 0.4 < time.monotonic() - started < 3
+    finally:
+        assert stop(process) == 0
+
+
+def test_a_bad_monitoring_config_file_is_a_usage_error(served_models, tmp_path):
+    monitoring = tmp_path / "monitoring.config"
+    monitoring.write_text("prometheus_config { enable: yes please }")
+    done = subprocess.run([sys.executable, "-m", "serving", f"--model_base_path={served_models}",
+                           f"--monitoring_config_file={monitoring}"], cwd=REPO_ROOT,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "invalid monitoring config" in done.stderr
