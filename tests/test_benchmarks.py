@@ -176,7 +176,7 @@ def test_quality_smoke_run_writes_partial_results_and_resumes(tmp_path, quality_
     assert sorted(stored) == ["ring8/beta_gan/seed=0/steps=12", gan_key]
     assert all(r["status"] == "ok" and r["steps"] == 12 for r in stored.values())
     run_config = json.loads((Path(stored[gan_key]["run_dir"]) / "config.json").read_text())
-    assert run_config["config"]["generator_hidden"] == [16, 16], run_config
+    assert run_config["config"]["network"]["generator_hidden"] == [16, 16], run_config
 
     # Rerun: finished runs are skipped; a missing one and a crashed one run again, and each
     # result is written as soon as it is in.

@@ -139,13 +139,13 @@ def test_hierarchical_latent_and_shared_embedding_feed_the_blocks_conditional_bn
 
 def test_biggan_defaults_and_bad_inputs():
     model = build("biggan", data.info("fashion_mnist"), dict(width=8, d_width=8))
-    config = model.run_config
+    config = model.config
     assert (config["loss"], config["d_steps"], config["beta_1"], config["beta_2"],
             config["orthogonal_regularization"], config["latent_dim"],
             config["shared_embedding"], config["image_size"]) == (
         "hinge", 1, 0.0, 0.999, 1e-4, 128, 128, 32)
-    assert model.generator_average is not None and model.generator_average.decay == 0.99
-    assert model.inference_generator is model.generator_average.average
+    assert model.addon("generator_ema").average.decay == 0.99
+    assert model.inference_generator is model.addon("generator_ema").average.average
     d_opt, g_opt = model.default_optimizers()
     assert float(d_opt.learning_rate) == pytest.approx(4e-4)
     assert float(g_opt.learning_rate) == pytest.approx(1e-4)
@@ -156,7 +156,7 @@ def test_biggan_defaults_and_bad_inputs():
         assert len(layers_of(network, spectral.SpectralNormalization)) == len(kernels) > 10
     assert set(model.sample_extras) == {"labels", "truncation"}
     clone = type(model).from_config(model.get_config())
-    assert clone.orthogonal_regularization == 1e-4
+    assert clone.config.orthogonal_regularization == 1e-4
     with pytest.raises(ValueError, match="truncation must be a threshold > 0 .*got 0"):
         model.generate(2, truncation=0)
     with pytest.raises(ValueError, match="orthogonal_regularization must be >= 0, got -1"):

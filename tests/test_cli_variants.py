@@ -25,7 +25,7 @@ root, datasets = sys.argv[1], json.loads(sys.argv[2])
 for name in MODELS.names():
     for dataset, steps in datasets.items():
         try:
-            defaults = MODELS.get(name).default_config(data.info(dataset))
+            defaults = MODELS.get(name).run_config(data.info(dataset))
         except ValueError:
             defaults = None
         argv = ["zoo.train", f"--model={name}", f"--dataset={dataset}", f"--steps={steps}",

@@ -72,7 +72,7 @@ def test_every_variant_ships_for_ring8_and_fashion_mnist():
     for name in MODELS.names():
         for dataset in ("ring8", "fashion_mnist"):
             try:
-                MODELS.get(name).default_config(zoo.data.info(dataset))
+                MODELS.get(name).run_config(zoo.data.info(dataset))
             except ValueError:
                 continue  # e.g. dcgan takes images only
             if (name, dataset) not in shipped:

@@ -111,7 +111,7 @@ def test_networks_are_conditional_where_the_papers_put_it():
 
 def test_projection_defaults_and_bad_inputs():
     model = build("projection", data.info("fashion_mnist"), dict(TINY))
-    config = model.run_config
+    config = model.config
     assert (config["loss"], config["d_steps"], config["learning_rate"], config["beta_1"],
             config["beta_2"], config["image_size"], config["num_classes"]) == (
         "hinge", 5, 2e-4, 0.0, 0.9, 32, 10)

@@ -68,7 +68,7 @@ def test_attention_map_rows_sum_to_one_and_the_layer_is_eqs_1_to_3():
 
 def test_sagan_defaults_sn_everywhere_attention_at_16_and_ttur():
     model = build("sagan", data.info("fashion_mnist"), dict(TINY))
-    config = model.run_config
+    config = model.config
     assert (config["loss"], config["d_steps"], config["beta_1"], config["beta_2"],
             config["image_size"], config["attention_resolution"]) == ("hinge", 1, 0.0, 0.9, 32, 16)
     d_opt, g_opt = model.default_optimizers()

@@ -134,7 +134,7 @@ def test_table4_networks_have_the_papers_sizes_and_sn_on_every_layer_of_d():
 
 def test_sngan_defaults_and_bad_inputs():
     model = build("sngan", data.info("fashion_mnist"), dict(TINY))
-    config = model.run_config
+    config = model.config
     assert (config["loss"], config["d_steps"], config["learning_rate"], config["beta_1"],
             config["beta_2"], config["image_size"]) == ("hinge", 5, 2e-4, 0.0, 0.9, 32)
     assert tuple(model.generator.output.shape) == (None, 32, 32, 1)

@@ -29,7 +29,7 @@ def compiled(name, **overrides):
 
 
 def fit(model, steps, seed=0):
-    return model.fit(data.load("ring8", batch_size=model.run_config["batch_size"], seed=seed),
+    return model.fit(data.load("ring8", batch_size=model.config["batch_size"], seed=seed),
                      steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
 
 
@@ -41,7 +41,7 @@ def mean_distance_to_ring(model):
 # ------------------------------------------------------------------------------------ WGAN
 def test_wgan_defaults_are_the_papers():
     model = compiled("wgan")
-    config = model.run_config
+    config = model.config
     assert (config["loss"], config["d_steps"], config["clip_value"], config["batch_size"]) == (
         "wasserstein", 5, 0.01, 64)
     assert isinstance(model.d_optimizer, keras.optimizers.RMSprop)
@@ -87,14 +87,14 @@ def test_wgan_gp_defaults():
     """Images: the paper's lambda 10, Adam(1e-4, 0, 0.9) and a critic without batch norm
     (layer norm); mixtures: the authors' toy lambda 0.1 and beta_1 0.5."""
     image = build("wgan_gp", data.info("fashion_mnist"), {"width": 8})
-    config = image.run_config
+    config = image.config
     assert (config["penalty_weight"], config["learning_rate"], config["beta_1"],
             config["beta_2"], config["d_steps"], config["batch_size"]) == (10.0, 1e-4, 0.0,
                                                                            0.9, 5, 64)
     layers = [type(layer).__name__ for model in image.discriminator.layers
               for layer in getattr(model, "layers", [model])]  # D = head(features(x))
     assert "LayerNormalization" in layers and "BatchNormalization" not in layers
-    mixture = build("wgan_gp", RING8).run_config
+    mixture = build("wgan_gp", RING8).config
     assert (mixture["penalty_weight"], mixture["beta_1"]) == (0.1, 0.5)
 
 
@@ -256,7 +256,7 @@ def test_lsgan_uses_least_squares_and_learns_ring8():
     samples move from the origin towards the ring (measured: 80 -> 39 std from the nearest
     mode)."""
     model = compiled("lsgan", **TINY)
-    assert model.run_config["loss"] == "least_squares"
+    assert model.config["loss"] == "least_squares"
     real = next(iter(data.load("ring8", batch_size=256, seed=0)))
     z = model.sample_generator_inputs(256, model.step_seed(SEED_DISCRIMINATOR))
     d_real = model.discriminator(real).numpy()

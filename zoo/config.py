@@ -197,6 +197,12 @@ class RunConfig:
         object.__setattr__(self, "addons", addons)
 
     @classmethod
+    def owner(cls) -> str:
+        """The variant's class name ("WGANGP" for `WGANGP.Config`, "GAN" for `GANConfig`)."""
+        name = cls.__qualname__.split(".")[0]
+        return name[:-len("Config")] if name.endswith("Config") and name != "Config" else name
+
+    @classmethod
     def fields(cls) -> list[dataclasses.Field]:
         """The hyperparameter fields (every field but `kind` and `addons`)."""
         return [f for f in dataclasses.fields(cls) if f.name not in ("kind", "addons")]
@@ -226,8 +232,8 @@ class RunConfig:
         valid = cls.keys(kind)
         unknown = sorted(set(overrides) - set(valid) - {"addons"})
         if unknown:
-            raise ValueError(f"unknown {cls.__qualname__.split('.')[0]} config option(s) "
-                             f"{unknown}; valid options: {sorted(valid)}")
+            raise ValueError(f"unknown {cls.owner()} config option(s) {unknown}; valid "
+                             f"options: {sorted(valid)}")
         values = cls.defaults(kind)
         addons = dict(cls.default_addons, **cls.kind_addons.get(kind, {}),
                       **(overrides.pop("addons", None) or {}))
@@ -257,8 +263,8 @@ class RunConfig:
             addons[key] = flat.pop(key)
         unknown = sorted(set(flat) - set(cls.keys(kind)))
         if unknown:
-            raise ValueError(f"unknown {cls.__qualname__.split('.')[0]} config option(s) "
-                             f"{unknown}; valid options: {sorted(cls.keys(kind))}")
+            raise ValueError(f"unknown {cls.owner()} config option(s) {unknown}; valid "
+                             f"options: {sorted(cls.keys(kind))}")
         return cls(kind=kind, addons=addons, **dict(cls.defaults(kind), **flat))
 
     def replace(self, **changes: Any) -> "RunConfig":
