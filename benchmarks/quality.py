@@ -187,7 +187,7 @@ def main(argv: list[str]) -> int:
 
     from benchmarks.machine import machine
     from benchmarks.quality_table import Layout, render
-    from zoo.trainer import write_json_atomically
+    from zoo.rundir import write_json_atomically
 
     variants = registered_variants(FLAGS.variants)
     datasets = dataset_layout(FLAGS.datasets)

@@ -59,8 +59,9 @@ def run_cell(model_name: str, dataset: str, seed: int, run_dir: str, steps: int 
     try:
         result = trainer.train(model_name, dataset, run_dir, steps=steps, seed=seed,
                                overrides=config,
-                               checkpoint_every=checkpoint_every, verbose=0, export=False,
-                               extra_callbacks=[timer])
+                               checkpoint_every=checkpoint_every, verbose=0,
+                               extra_callbacks=[timer],
+                               final_metrics=False)  # measured below, restored
     except trainer.TrainingDiverged as error:
         return dict(status="diverged", error=str(error), train_seconds=time.time() - started,
                     steps_trained_here=timer.batches_seen,
@@ -85,7 +86,7 @@ def main(argv: list[str]) -> int:
     record = run_cell(FLAGS.model, FLAGS.dataset, FLAGS.seed, FLAGS.run_dir, FLAGS.steps,
                       FLAGS.num_samples, FLAGS.checkpoint_every,
                       json.loads(FLAGS.config) if FLAGS.config else None)
-    from zoo.trainer import write_json_atomically
+    from zoo.rundir import write_json_atomically
 
     write_json_atomically(FLAGS.result, record)
     print(json.dumps({k: v for k, v in record.items() if k != "protocol"}))

@@ -45,7 +45,7 @@ def measure(model_name: str, dataset: str, batch_size: int | None, steps: int,
     overrides = {} if batch_size is None else {"batch_size": int(batch_size)}
     spec = dict(model=model_name, dataset=dataset, seed=0, overrides=overrides)
     model = trainer.build_model(spec, dict(overrides, steps=warmup + steps))
-    config = model.run_config
+    config = trainer.run_settings(model)
     stream = zoo_data.load(dataset, batch_size=int(config["batch_size"]), seed=0,
                            with_labels=getattr(model, "conditional", False),
                            image_size=config.get("image_size"))
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
 
     configure_threads(FLAGS.threads)
     record = measure(FLAGS.model, FLAGS.dataset, FLAGS.batch_size, FLAGS.steps, FLAGS.warmup)
-    from zoo.trainer import write_json_atomically
+    from zoo.rundir import write_json_atomically
 
     write_json_atomically(FLAGS.result, record)
     return 0
