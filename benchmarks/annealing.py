@@ -60,7 +60,7 @@ def table(results: dict, datasets: list[str], steps: int, seeds: list[int],
         "networks (3 x 128 ReLU / LeakyReLU), Adam(1e-3, 0.5), batch 256, "
         f"{steps} generator steps and one D step per step for both; seeds {seeds}. "
         "beta-GAN: the data heated with noise N(0, I / beta), beta from 1 to 1e6 in K = 5 "
-        f"cooling stages of {steps // 6} steps and a last stage at 1e6 (`zoo.annealing`). "
+        f"cooling stages of {steps // 6} steps and a last stage at 1e6 (`zoo.addons.annealing`). "
         "Metrics: PacGAN protocol on 2,500 samples (`zoo.evaluation`); mean ± std over "
         "seeds.",
         "",

@@ -4,7 +4,7 @@
                                     [--contenders=gan,feature_matching,...]
 
 Every contender is `gan` with its default MLP networks, Adam(1e-3, 0.5), batch 256 and one
-D step per G step, plus one run-config option (`zoo.techniques`), trained by `model.fit`
+D step per G step, plus one run-config add-on (`zoo.addons`), trained by `model.fit`
 in one process and measured with the zoo's mixture protocol (`zoo.evaluation.evaluate`:
 2,500 samples, PacGAN metrics). Virtual batch normalization needs batch normalization to
 replace: its pair of contenders gives the MLP generator a batch-norm layer after each

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import annealing, data, evaluation, trainer
+from zoo import data, evaluation, trainer
+from zoo.addons import annealing
 from zoo.models import build
 
 TINY = dict(generator_hidden=[16], discriminator_hidden=[16], batch_size=32)
@@ -50,7 +51,7 @@ def test_heated_samples_have_variance_one_over_beta():
     real = tf.fill([20000, 2], 0.7)
     for step, beta in [(0, 4.0), (15, 200.0), (25, 1e4)]:
         model.g_optimizer.iterations.assign(step)
-        heated, logs = model.heat(real, tf.constant(20000))
+        heated, logs = model.transform_real(real, tf.constant(20000))
         heated = heated.numpy()
         np.testing.assert_allclose(heated.mean(axis=0), 0.7, atol=4 / np.sqrt(beta * 20000))
         np.testing.assert_allclose(heated.var(axis=0), 1 / beta, rtol=0.05)
@@ -61,7 +62,7 @@ def test_a_gan_without_annealing_sees_the_data_unchanged():
     model = build("gan", data.info("ring8"), TINY)
     model.compile(*model.default_optimizers())
     real = tf.ones([4, 2])
-    heated, logs = model.heat(real, tf.constant(4))
+    heated, logs = model.transform_real(real, tf.constant(4))
     assert heated is real and logs == {}
 
 
@@ -79,13 +80,15 @@ def test_resume_keeps_the_schedule(tmp_path):
     trainer.train("beta_gan", "ring8", run_dir, steps=40, overrides=overrides,
                   checkpoint_every=20, verbose=0, export=False)
     halfway = trainer.load_run(run_dir)
-    assert halfway.annealing == annealing.AnnealingSchedule(1.0, 1e6, 3, 20)
-    assert halfway.annealing.beta(halfway.g_optimizer.iterations).numpy() == np.float32(1e4)
+    schedule = halfway.addon("annealing").schedule
+    assert schedule == annealing.AnnealingSchedule(1.0, 1e6, 3, 20)
+    assert schedule.beta(halfway.g_optimizer.iterations).numpy() == np.float32(1e4)
     result = trainer.train("beta_gan", "ring8", run_dir, steps=80, overrides=overrides,
                            checkpoint_every=20, verbose=0, export=False)
     assert result.steps == 80
     resumed = trainer.load_run(run_dir)
-    assert resumed.annealing.beta(resumed.g_optimizer.iterations).numpy() == np.float32(1e6)
+    schedule = resumed.addon("annealing").schedule
+    assert schedule.beta(resumed.g_optimizer.iterations).numpy() == np.float32(1e6)
     # The heating noise is a pure function of (seed, step): a resumed run draws what an
     # uninterrupted one would.
     fresh = tiny_beta_gan(stages=3, steps_per_stage=20)
@@ -93,10 +96,10 @@ def test_resume_keeps_the_schedule(tmp_path):
     for model in (fresh, resumed):
         model.g_optimizer.iterations.assign(50)
     real = tf.zeros([8, 2])
-    np.testing.assert_array_equal(fresh.heat(real, tf.constant(8))[0].numpy(),
-                                  resumed.heat(real, tf.constant(8))[0].numpy())
+    np.testing.assert_array_equal(fresh.transform_real(real, tf.constant(8))[0].numpy(),
+                                  resumed.transform_real(real, tf.constant(8))[0].numpy())
     with open(os.path.join(run_dir, "config.json")) as handle:
-        assert json.load(handle)["config"]["annealing"]["steps_per_stage"] == 20
+        assert json.load(handle)["config"]["addons"]["annealing"]["steps_per_stage"] == 20
 
 
 def test_beta_gan_learns_ring8():

@@ -1,4 +1,4 @@
-"""The generator-EMA add-on (`generator_ema`, `zoo.ema`): the exact average, inference,
+"""The generator-EMA add-on (`generator_ema`, `zoo.addons.ema`): the exact average, inference,
 checkpoints and the exported SavedModel."""
 import json
 import os
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import data, ema, trainer
+from zoo import data, trainer
+from zoo.addons import ema
 from zoo.models import GAN, build
 from zoo.networks import mlp
 
@@ -28,7 +29,7 @@ def bn_gan(**kwargs):
 def test_average_is_the_closed_form_after_n_steps():
     """w_ema(N) = d^N w_0 + (1 - d) sum_k d^(N - k) w_k, for every variable of G, BN's
     moving mean and variance included."""
-    model = bn_gan(generator_ema=DECAY)
+    model = bn_gan(addons={"generator_ema": DECAY})
     trajectory = [[w.copy() for w in model.generator.get_weights()]]
     batches = data.load("ring8", batch_size=16, seed=2)
     for _ in range(5):
@@ -36,13 +37,13 @@ def test_average_is_the_closed_form_after_n_steps():
         trajectory.append([w.copy() for w in model.generator.get_weights()])
     n = len(trajectory) - 1
     assert len(model.generator.non_trainable_weights) == 2  # moving mean and variance
-    averaged = model.generator_average.average.get_weights()
+    averaged = model.addon("generator_ema").average.average.get_weights()
     for index, got in enumerate(averaged):
         expected = DECAY ** n * trajectory[0][index] + (1 - DECAY) * sum(
             DECAY ** (n - k) * trajectory[k][index] for k in range(1, n + 1))
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
         assert not np.allclose(got, trajectory[-1][index])  # an average, not a copy
-    assert all(not v.trainable for v in model.generator_average.average.weights)
+    assert all(not v.trainable for v in model.addon("generator_ema").average.average.weights)
     assert model.trainable_weights == (model.generator.trainable_weights
                                        + model.discriminator.trainable_weights)
 
@@ -55,16 +56,16 @@ def test_each_generator_update_moves_the_average_once(name):
     start = [w.copy() for w in model.generator.get_weights()]
     model.fit(data.load("ring8", batch_size=32, seed=1), steps_per_epoch=1, epochs=1,
               verbose=0, shuffle=False)
-    for got, before, after in zip(model.generator_average.average.get_weights(), start,
+    for got, before, after in zip(model.addon("generator_ema").average.average.get_weights(), start,
                                   model.generator.get_weights()):
         np.testing.assert_allclose(got, 0.5 * before + 0.5 * after, rtol=1e-5, atol=1e-7)
 
 
 def test_inference_samples_from_the_average():
-    model = bn_gan(generator_ema=DECAY)
+    model = bn_gan(addons={"generator_ema": DECAY})
     model.fit(data.load("ring8", batch_size=16, seed=2), steps_per_epoch=5, epochs=1, verbose=0,
               shuffle=False)
-    averaged, raw = model.generator_average.average, model.generator
+    averaged, raw = model.addon("generator_ema").average.average, model.generator
     assert model.inference_generator is averaged
     z = model.sample_generator_inputs(6, tf.constant([7, 0], tf.int64))
     np.testing.assert_allclose(model.generate(6, seed=7), averaged(z, training=False), rtol=1e-6)
@@ -74,7 +75,7 @@ def test_inference_samples_from_the_average():
                                averaged(model.generator_inputs_from_seeds(seeds),
                                         training=False), rtol=1e-6)
     plain = bn_gan()  # off: G itself samples
-    assert plain.generator_average is None and plain.inference_generator is plain.generator
+    assert plain.addon("generator_ema") is None and plain.inference_generator is plain.generator
 
 
 @pytest.mark.parametrize("bad", [1.0, -0.1, "fast", [0.9]])
@@ -85,9 +86,10 @@ def test_bad_decay_is_named(bad):
 
 def test_config_round_trip_keeps_the_decay():
     model = build("gan", data.info("ring8"), dict(TINY, generator_ema=0.99))
-    assert model.get_config()["generator_ema"] == 0.99
-    assert GAN.from_config(model.get_config()).generator_average.decay == 0.99
-    assert "generator_ema" not in build("gan", data.info("ring8"), TINY).get_config()
+    assert model.get_config()["config"]["addons"]["generator_ema"] == 0.99
+    assert GAN.from_config(model.get_config()).addon("generator_ema").average.decay == 0.99
+    plain = build("gan", data.info("ring8"), TINY).get_config()
+    assert "generator_ema" not in plain["config"]["addons"]
 
 
 def test_checkpoint_and_export_serve_the_average(tmp_path):
@@ -98,7 +100,7 @@ def test_checkpoint_and_export_serve_the_average(tmp_path):
     trainer.train("gan", "ring8", run_dir, steps=20, overrides=overrides, checkpoint_every=10,
                   verbose=0)
     model = trainer.load_run(run_dir)
-    averaged = model.generator_average.average
+    averaged = model.addon("generator_ema").average.average
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(run_dir,
                                                                               "checkpoints")))
     saved = [reader.get_tensor(f"weights/{i}/.ATTRIBUTES/VARIABLE_VALUE")
@@ -119,7 +121,7 @@ def test_checkpoint_and_export_serve_the_average(tmp_path):
     np.testing.assert_allclose(served.signatures["sample"](seed=seeds)["samples"],
                                model.sample_from_seeds(seeds), rtol=1e-5, atol=1e-6)
     with open(os.path.join(run_dir, "config.json")) as handle:
-        assert json.load(handle)["config"]["generator_ema"] == 0.9
+        assert json.load(handle)["config"]["addons"]["generator_ema"] == 0.9
 
 
 def test_clone_failure_is_a_clear_error():

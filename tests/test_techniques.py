@@ -13,8 +13,8 @@ from conftest import REPO_ROOT, subprocess_env
 from zoo import data, trainer
 from zoo.models import GAN, build
 from zoo.networks import mlp
-from zoo.techniques import (feature_matching, label_smoothing, minibatch,
-                            virtual_batch_norm)
+from zoo.addons import feature_matching, label_smoothing, virtual_batch_norm
+from zoo.addons import minibatch_discrimination as minibatch
 
 TINY = dict(generator_hidden=[16], discriminator_hidden=[16], batch_size=32)
 TINY_DCGAN = dict(width=8, latent_dim=16, batch_size=16)
@@ -122,7 +122,7 @@ def test_feature_matching_loss_is_the_squared_distance_of_feature_means():
     fake = np.random.default_rng(2).normal(size=(8, 2)).astype(np.float32)
     features = model.discriminator.get_layer("features")          # D's last hidden layer
     expected = np.sum((features(real).numpy().mean(0) - features(fake).numpy().mean(0)) ** 2)
-    got = model.mean_feature_matching.loss(real, fake, training=False).numpy()
+    got = model.addon("feature_matching").matching.loss(real, fake, training=False).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     # Another layer, by name or index: the first dense layer's pre-activations.
     first_dense = features.layers[1]
@@ -139,7 +139,8 @@ def test_feature_matching_loss_is_the_squared_distance_of_feature_means():
         feature_matching.FeatureMatching(plain).loss(real, fake).numpy(), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="layer 'nope' is not a layer of 'features'"):
         feature_matching.FeatureMatching(model.discriminator, "nope")
-    with pytest.raises(ValueError, match="vcd.*overrides|VCD overrides"):
+    with pytest.raises(ValueError, match="feature_matching needs a variant with "
+                                         "skeleton_generator_objective; VCD does not have it"):
         build("vcd", data.info("ring8"), dict(TINY, latent_dim=4, feature_matching=True))
 
 
@@ -155,7 +156,8 @@ def test_feature_matching_trains_g_to_match_the_features():
     # Under the final D, the trained G's features are closer to the data's than at the start.
     real = next(iter(data.load("ring8", batch_size=1000, seed=9)))
     z = model.sample_generator_inputs(1000, tf.constant([9, 9], tf.int64))
-    distance = {name: model.mean_feature_matching.loss(real, g(z), training=False).numpy()
+    matching = model.addon("feature_matching").matching
+    distance = {name: matching.loss(real, g(z), training=False).numpy()
                 for name, g in (("trained", model.generator), ("untrained", untrained))}
     assert distance["trained"] < 0.2 * distance["untrained"], distance
 
@@ -183,7 +185,7 @@ def test_historical_average_is_the_mean_of_past_parameters_and_the_penalty_the_f
     model.fit(data.load("ring8", batch_size=32), steps_per_epoch=7, epochs=1, verbose=0,
               callbacks=[Record()])
     for key, network, weight in (("d", model.discriminator, 0.5), ("g", model.generator, 2.0)):
-        average = model.historical_averages[key]
+        average = model.addon("historical_averaging").averages[key]
         assert average.count.numpy() == 7
         for i, stored in enumerate(average.averages):
             np.testing.assert_allclose(stored.numpy(), np.mean([h[i] for h in history[key]], 0),
@@ -205,8 +207,9 @@ def test_historical_averages_are_checkpointed(tmp_path):
     trainer.train("gan", "ring8", str(tmp_path), steps=6, overrides=overrides,
                   checkpoint_every=6, verbose=0, export=False)
     restored = trainer.load_run(str(tmp_path))
-    assert set(restored.historical_averages) == {"d"}
-    average = restored.historical_averages["d"]
+    averages = restored.addon("historical_averaging").averages
+    assert set(averages) == {"d"}
+    average = averages["d"]
     assert average.count.numpy() == 6 and not average.trainable_weights
     assert all(np.abs(a.numpy()).sum() > 0 for a in average.averages)
     with pytest.raises(ValueError, match="needs the skeleton's train_step.*g_weight"):
@@ -229,7 +232,8 @@ def test_one_sided_label_smoothing_matches_a_hand_computed_loss():
                                rtol=1e-6)
     np.testing.assert_allclose(model.generator_loss(None, fake).numpy(),   # G's is unchanged
                                softplus(-fake).mean(), rtol=1e-6)
-    assert tiny_gan(one_sided_label_smoothing=True).one_sided_label_smoothing == 0.9
+    smoothing = tiny_gan(one_sided_label_smoothing=True).addon("one_sided_label_smoothing")
+    assert smoothing.options == 0.9
     for loss in ("wasserstein", "hinge", "least_squares"):
         with pytest.raises(ValueError, match=f"loss '{loss}' has no labels to smooth"):
             tiny_gan(loss=loss, one_sided_label_smoothing=0.9)
@@ -343,8 +347,9 @@ def test_every_option_composes_with_the_aan_and_the_dcgan():
     for logs in (history,):
         assert all(np.isfinite(v).all() for v in logs.values()), logs
     clone = GAN.from_config(dcgan.get_config())
-    assert clone.one_sided_label_smoothing == 0.9 and clone.mean_feature_matching is not None
-    assert set(clone.historical_averages) == {"d", "g"}
+    assert clone.addon("one_sided_label_smoothing").options == 0.9
+    assert clone.addon("feature_matching").matching is not None
+    assert set(clone.addon("historical_averaging").averages) == {"d", "g"}
 
 
 MIRRORED = textwrap.dedent("""

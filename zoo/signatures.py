@@ -71,7 +71,7 @@ def endpoints(model: Any, kind: str) -> dict[str, Endpoint]:
     """{signature name: (function of a dict of inputs, that dict's TensorSpecs)}.
 
     The generator served is the model's `inference_generator` (G's average with the
-    `generator_ema` add-on, see `zoo.ema`), else its `generator`.
+    `generator_ema` add-on, see `zoo.addons.ema`), else its `generator`.
     """
     generator = getattr(model, "inference_generator", model.generator)
     input_names = [tensor.name for tensor in generator.inputs]

@@ -39,7 +39,7 @@ def denoiser(feature_dim: int, depth: int = 2, width: int | None = None,
     Deep, fully connected, batch norm on every layer but the output, as in the paper;
     `width` defaults to the feature size and may not be smaller. Batch norm's moving
     statistics use momentum 0.9, so that they follow D's changing features closely (G's
-    term reads r in inference mode; see `DenoisingFeatureMatching.generator_term`).
+    term reads r in inference mode; see `DenoisingFeatureMatching.matching_term`).
     """
     width = int(feature_dim if width is None else width)
     if int(depth) < 1:

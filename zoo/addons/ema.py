@@ -39,7 +39,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.addons import Addon, register
+from zoo.addons import Addon, enabled, register
 from zoo.config import RunConfig
 
 
@@ -110,7 +110,7 @@ class GeneratorEMA(Addon):
 
     @classmethod
     def normalize(cls, value: Any, config: RunConfig) -> float | None:
-        return None if value is None else check_decay(value)
+        return check_decay(value) if enabled(value) else None  # None and False: off
 
     def attach(self, model: keras.Model) -> None:
         super().attach(model)

@@ -40,7 +40,7 @@ import tensorflow as tf
 from zoo.addons import Addon, register
 
 DEFAULT_OPTIONS = dict(d_weight=1e-3, g_weight=1e-3)
-# Keys of `GAN.historical_averages` and the networks they average.
+# Keys of `HistoricalAveraging.averages` and the networks they average.
 NETWORKS = {"d": "discriminator", "g": "generator"}
 
 

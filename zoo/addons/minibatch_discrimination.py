@@ -36,7 +36,7 @@ the paper, so o compares samples of one kind with each other. Under a distributi
 strategy the minibatch is the replica's share of the global batch.
 
 `insert_before_head` puts the layer between D's features and its head; the run config's
-`minibatch_discrimination` does it for any variant (`zoo.techniques.adapt_networks`).
+`minibatch_discrimination` does it for any variant (`zoo.addons.adapt_networks`).
 """
 from __future__ import annotations
 

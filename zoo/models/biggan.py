@@ -35,7 +35,7 @@ G's initial weights, of which 0.9999^1000 = 90% would remain after a 1,000-step 
 Differences from the paper, besides the scale: the convolutions keep SNGAN's Glorot
 initialisation (BigGAN: orthogonal; the conditional BNs' maps and the shared embedding here
 start orthogonal), batch norm statistics are per replica (BigGAN: cross-replica), and the
-averaged G keeps averaged moving statistics (`zoo.ema`) instead of BigGAN's recomputed
+averaged G keeps averaged moving statistics (`zoo.addons.ema`) instead of BigGAN's recomputed
 "standing statistics".
 
 Measured on fashion_mnist (seed 0; `--batch_size=64 --set=width=32 --set=d_width=32`, the rest
