@@ -229,56 +229,41 @@ class RunConfig:
         """The defaults for `kind` updated by a flat diff `{key: value}` (fields and add-on
         names); an unknown key fails loudly, naming the valid ones."""
         overrides = dict(overrides or {})
-        valid = cls.keys(kind)
-        unknown = sorted(set(overrides) - set(valid) - {"addons"})
-        if unknown:
-            raise ValueError(f"unknown {cls.owner()} config option(s) {unknown}; valid "
-                             f"options: {sorted(valid)}")
-        values = cls.defaults(kind)
         addons = dict(cls.default_addons, **cls.kind_addons.get(kind, {}),
                       **(overrides.pop("addons", None) or {}))
-        for key, value in overrides.items():
-            if key in values:
-                values[key] = value
-            else:
-                addons[key] = value
-        return cls(kind=kind, addons=addons, **values)
+        return cls._build(kind, overrides, addons)
 
     @classmethod
     def from_dict(cls, stored: Mapping[str, Any]) -> "RunConfig":
-        """A config from `to_dict`'s nested form (or a flat dict with `kind`)."""
+        """A config from `to_dict`'s nested form (or a flat dict with `kind`); the stored
+        add-ons replace the variant's default ones."""
         stored = dict(stored)
         kind = stored.pop("kind", "mixture")
+        addons = dict(stored.pop("addons", None) or {})
         flat: dict = {}
         for key, value in stored.items():
-            if key in SECTIONS and isinstance(value, Mapping):
-                flat.update(value)
-            elif key == "addons":
-                flat["addons"] = dict(value or {})
-            else:
-                flat[key] = value
-        known = {f.name for f in cls.fields()}
-        addons = flat.pop("addons", {})
-        for key in [k for k in flat if k not in known]:
-            addons[key] = flat.pop(key)
-        unknown = sorted(set(flat) - set(cls.keys(kind)))
-        if unknown:
-            raise ValueError(f"unknown {cls.owner()} config option(s) {unknown}; valid "
-                             f"options: {sorted(cls.keys(kind))}")
-        return cls(kind=kind, addons=addons, **dict(cls.defaults(kind), **flat))
+            flat.update(value if key in SECTIONS and isinstance(value, Mapping) else {key: value})
+        return cls._build(kind, flat, addons)
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with `changes` (flat keys, add-on names included), checked again."""
-        stored = self.to_dict()
-        stored["addons"] = dict(stored["addons"], **changes.pop("addons", {}))
-        for key, value in changes.items():
-            section = next((_meta(type(self), f, "section") for f in self.fields()
-                            if f.name == key), None)
-            if section is None:
-                stored["addons"][key] = value
-            else:
-                stored[section][key] = value
-        return type(self).from_dict(stored)
+        addons = dict(self.addons, **changes.pop("addons", {}))
+        return type(self)._build(self.kind, dict(self.flat(), **changes), addons)
+
+    @classmethod
+    def _build(cls, kind: str, values: Mapping[str, Any], addons: Mapping[str, Any]
+               ) -> "RunConfig":
+        """The config of `kind`: its defaults updated by `values` (fields and add-on names,
+        the latter over `addons`); an unknown key fails loudly, naming the valid ones."""
+        valid = cls.keys(kind)
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown {cls.owner()} config option(s) {unknown}; valid "
+                             f"options: {sorted(valid)}")
+        fields, addons = cls.defaults(kind), dict(addons)
+        for key, value in values.items():
+            (fields if key in fields else addons)[key] = value
+        return cls(kind=kind, addons=addons, **fields)
 
     def section(self, name: str) -> dict:
         """{key: value} of one section ("model", "network", "train", "optimizer")."""
