@@ -41,14 +41,9 @@ def tiny_model(name: str):
     dataset = "ring8" if "mixture" in cls.data_kinds else "fashion_mnist"
     info = data.info(dataset)
     config = cls.run_config(info, TINY.get(name, MIXTURE_TINY))
-    networks = cls.build_networks(_sized(info, config), config)
+    networks = cls.build_networks(info.sized(config.get("image_size")), config)
     keras.utils.set_random_seed(0)
     return cls(**networks, config=config, seed=3), dataset, config
-
-
-def _sized(info, config):
-    from zoo.models.base import sized_info
-    return sized_info(info, config.get("image_size"))
 
 
 def finite_data(model, dataset: str, batches: int) -> tf.data.Dataset:

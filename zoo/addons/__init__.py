@@ -3,16 +3,17 @@
     python -m zoo.train --model=gan --set=generator_ema=0.999 --set=annealing={}
     GAN(generator, discriminator, latent_dim=2, addons={"generator_ema": 0.999})
 
-| add-on | module | what it does |
-| --- | --- | --- |
-| `annealing` | `annealing` | heats every real batch, x + N(0, I / beta(step)), beta cooled geometrically (Mehrjou et al., 2017) |
-| `denoising_feature_matching` | `denoising_feature_matching` | a denoiser on D's features, G's extra term (Warde-Farley & Bengio, 2017) |
-| `generator_ema` | `ema` | an average of G's weights samples and is exported (Yazici et al., 2019) |
-| `feature_matching` | `feature_matching` | G matches D's mean features (Salimans et al., 2016, 3.1) |
-| `minibatch_discrimination` | `minibatch_discrimination` | a layer before D's head (3.2) |
-| `historical_averaging` | `historical_averaging` | ||theta - mean of past theta||^2 on D and G (3.3) |
-| `one_sided_label_smoothing` | `label_smoothing` | D's real targets 0.9 (3.4) |
-| `virtual_batch_norm` | `virtual_batch_norm` | G's normalization over a fixed reference batch (3.5) |
+- `annealing` (`annealing`): heats every real batch, x + N(0, I / beta(step)), beta cooled
+  geometrically (Mehrjou et al., 2017);
+- `denoising_feature_matching`: a denoiser on D's features, G's extra term (Warde-Farley &
+  Bengio, 2017);
+- `generator_ema` (`ema`): an average of G's weights samples and is exported (Yazici et al.,
+  2019);
+- Salimans et al. (2016): `feature_matching` (G matches D's mean features, 3.1),
+  `minibatch_discrimination` (a layer before D's head, 3.2), `historical_averaging`
+  (||theta - mean of past theta||^2 on D and G, 3.3), `one_sided_label_smoothing`
+  (`label_smoothing`: D's real targets 0.9, 3.4), `virtual_batch_norm` (G's normalization over
+  a fixed reference batch, 3.5).
 
 The protocol (`Addon`): an add-on is a Keras layer (so its variables are the model's, in
 checkpoints and `.keras` files) built from its options by the model, with hooks the
@@ -38,7 +39,7 @@ from typing import Any, ClassVar, Mapping
 import keras
 import tensorflow as tf
 
-from zoo.config import RunConfig
+from zoo.config import RunConfig, merge
 from zoo.registry import Registry
 
 ADDONS: Registry[type] = Registry("add-on")
@@ -63,7 +64,8 @@ class Addon(keras.layers.Layer):
     """
 
     key: ClassVar[str] = ""
-    requires: ClassVar[frozenset] = frozenset()
+    # Capabilities the variant must have, each with why (in the error; "" for the plain one).
+    requires: ClassVar[Mapping[str, str]] = {}
     metric_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Any, **kwargs):
@@ -86,7 +88,6 @@ class Addon(keras.layers.Layer):
         if not isinstance(value, Mapping):
             raise ValueError(f"{cls.key} must be true or a dict of options {sorted(defaults)}, "
                              f"got {value!r}")
-        from zoo.config import merge
         return merge(defaults, value, cls.key)
 
     @classmethod
@@ -97,10 +98,12 @@ class Addon(keras.layers.Layer):
 
     def attach(self, model: keras.Model) -> None:
         """Builds what needs the model (its networks, seed, config); checks `requires`."""
-        missing = sorted(self.requires - model.capabilities)
-        if missing:
-            raise ValueError(f"{self.key} needs a variant with {', '.join(missing)}; "
-                             f"{type(model).__name__} does not have it")
+        variant = type(model).__name__
+        for capability in sorted(set(self.requires) - model.capabilities):
+            reason = self.requires[capability]
+            raise ValueError(f"{self.key} {reason.format(variant=variant)}" if reason else
+                             f"{self.key} needs a variant with {capability}; {variant} does "
+                             f"not have it")
 
     # ------------------------------------------------------------ hooks
     def adversarial_loss(self, loss: Any) -> Any:
@@ -122,9 +125,15 @@ class Addon(keras.layers.Layer):
         """A replacement for G's adversarial term, or None to keep D's."""
         return None
 
+    def discriminate_fake(self, model: keras.Model, fake: tf.Tensor, condition: Any,
+                          seen: dict) -> tf.Tensor | None:
+        """D's output on G's samples computed by the add-on, keeping parts it needs later in
+        `seen` (one pass of D instead of two); None leaves it to `model.discriminate`."""
+        return None
+
     def generator_term(self, model: keras.Model, loss: tf.Tensor, fake: tf.Tensor,
-                       logs: dict) -> tuple[tf.Tensor, dict]:
-        """G's loss after this add-on's term (called with the loss so far)."""
+                       logs: dict, seen: dict) -> tuple[tf.Tensor, dict]:
+        """G's loss after this add-on's term (called with the loss so far and `seen`)."""
         return loss, logs
 
     def after_generator_update(self, model: keras.Model) -> None:

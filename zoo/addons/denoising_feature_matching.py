@@ -67,7 +67,7 @@ class DenoisingFeatureMatching(Addon):
 
     key = "denoising_feature_matching"
     DEFAULT_OPTIONS = dict(depth=2, width=None, sigma=1.0, weighting="paper_text")
-    requires = frozenset({"single_input_discriminator"})
+    requires = {"single_input_discriminator": ""}
     metric_names = ("denoiser_loss", "feature_matching")
 
     def __init__(self, options: Any = True, feature_dim: int | None = None, **kwargs):
@@ -115,10 +115,19 @@ class DenoisingFeatureMatching(Addon):
         model.apply(self.denoiser_optimizer, tape, loss, self.network.trainable_variables)
         return {"denoiser_loss": loss}
 
+    def discriminate_fake(self, model: keras.Model, fake: tf.Tensor, condition: Any,
+                          seen: dict) -> tf.Tensor:
+        """D(G(z)) = head(Phi(G(z))), keeping Phi(G(z)) for `generator_term`."""
+        features, head = discriminator_parts(model.discriminator)
+        seen["features"] = features(fake, training=True)
+        return head(seen["features"], training=True)
+
     def generator_term(self, model: keras.Model, loss: tf.Tensor, fake: tf.Tensor,
-                       logs: dict) -> tuple[tf.Tensor, dict]:
+                       logs: dict, seen: dict) -> tuple[tf.Tensor, dict]:
         """Eq. (4): lambda_adv (the adversarial loss) + the distance term on Phi(G(z))."""
-        features = discriminator_parts(model.discriminator)[0](fake, training=True)
+        features = seen.get("features")
+        if features is None:  # feature matching replaced D's term: Phi(G(z)) not yet seen
+            features = discriminator_parts(model.discriminator)[0](fake, training=True)
         matching = self.matching_term(features)
         return self.adversarial_weight * loss + matching, dict(logs, feature_matching=matching)
 

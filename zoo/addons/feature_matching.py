@@ -121,7 +121,7 @@ class FeatureMatchingAddon(Addon):
 
     key = "feature_matching"
     DEFAULT_OPTIONS = DEFAULT_OPTIONS
-    requires = frozenset({"skeleton_generator_objective", "single_input_discriminator"})
+    requires = {"skeleton_generator_objective": "", "single_input_discriminator": ""}
 
     def attach(self, model: keras.Model) -> None:
         super().attach(model)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 import tensorflow as tf
 
 from zoo import losses as losses_lib
@@ -76,7 +75,8 @@ class OneSidedLabelSmoothing(Addon):
     """Run-config key `one_sided_label_smoothing`: true (0.9) or the real target."""
 
     key = "one_sided_label_smoothing"
-    requires = frozenset({"skeleton_discriminator_loss"})
+    requires = {"skeleton_discriminator_loss": "smooths the skeleton's adversarial loss, "
+                                               "which {variant}'s discriminator_loss replaces"}
 
     @classmethod
     def normalize(cls, value: Any, config: RunConfig) -> float | None:
@@ -84,11 +84,6 @@ class OneSidedLabelSmoothing(Addon):
         if target is not None and config is not None and hasattr(config, "loss"):
             smoothed(losses_lib.get(config.loss), target)  # refuses other losses here
         return target
-
-    def attach(self, model: keras.Model) -> None:
-        if "skeleton_discriminator_loss" not in model.capabilities:
-            raise ValueError(f"one_sided_label_smoothing smooths the skeleton's adversarial "
-                             f"loss, which {type(model).__name__}'s discriminator_loss replaces")
 
     def adversarial_loss(self, loss: losses_lib.AdversarialLoss) -> losses_lib.AdversarialLoss:
         return smoothed(loss, self.options)

@@ -6,7 +6,7 @@ returning the final batched `tf.data.Dataset`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Protocol
 
 import numpy as np
@@ -42,6 +42,13 @@ class DatasetInfo:
             centers = np.array(self.centers, dtype=np.float64)
             centers.setflags(write=False)
             object.__setattr__(self, "centers", centers)
+
+    def sized(self, image_size: int | None) -> "DatasetInfo":
+        """This dataset with image_size x image_size images (`load(..., image_size=)`);
+        itself for None."""
+        if image_size is None:
+            return self
+        return replace(self, shape=(image_size, image_size) + tuple(self.shape[2:]))
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import networks, rbm as rbm_lib
-from zoo.config import RunConfig, at_least, in_range, one_of, param, positive
+from zoo.config import RunConfig, in_range, one_of, param, positive
 from zoo.models.base import GAN
 from zoo.randomness import SEED_EXTRA
 from zoo.models.registry import MODELS
@@ -123,8 +123,7 @@ class AAN(GAN):
     def __init__(self, generator: keras.Model, features: keras.Model, head: keras.Model,
                  rbm: rbm_lib.RBM | None = None, **kwargs: Any):
         feature_units = int(features.output.shape[-1])
-        config = self.resolve_config(generator, kwargs.pop("config", None),
-                                     kwargs.pop("addons", None), kwargs)
+        config, rest = self.split_config(generator, kwargs)
         rbm = rbm or rbm_lib.RBM(feature_units, feature_units)
         if rbm.visible_units != feature_units:
             raise ValueError(f"the RBM must have {feature_units} visible units (the width of the "
@@ -136,9 +135,8 @@ class AAN(GAN):
         if config.fantasy_fraction > 0 and not rbm.persistent:
             raise ValueError(f"fantasy_fraction={config.fantasy_fraction} needs an RBM with "
                              "persistent=True (its chains are the fantasy particles)")
-        kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "name")}
         super().__init__(generator, networks.mlp.compose(features, head),
-                         config=config.replace(latent_dim=feature_units), **kwargs)
+                         config=config.replace(latent_dim=feature_units), **rest)
         self.features = features
         self.head = head
         self.rbm = rbm

@@ -20,7 +20,6 @@ Inference, export and the Keras serialization contract live in `zoo.models.infer
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping
 
 import keras
@@ -35,13 +34,6 @@ from zoo.models.gan_config import GANConfig
 from zoo.models.inference import Inference
 from zoo.models.optimizers import Optimizers
 from zoo.randomness import SEED_DISCRIMINATOR, SEED_GENERATOR, replica_info
-
-
-def sized_info(info: Any, image_size: int | None) -> Any:
-    """`info` (a `zoo.data.DatasetInfo`) with image_size x image_size images; None: as is."""
-    if image_size is None:
-        return info
-    return dataclasses.replace(info, shape=(image_size, image_size) + tuple(info.shape[2:]))
 
 
 class GAN(Optimizers, Inference, keras.Model):
@@ -71,7 +63,7 @@ class GAN(Optimizers, Inference, keras.Model):
                  config: RunConfig | Mapping | None = None, addons: Mapping | None = None,
                  seed: int = 0, name: str | None = None, **hparams: Any):
         super().__init__(name=name)
-        self.config = self.resolve_config(generator, config, addons, hparams)
+        self.config, _ = self.split_config(generator, dict(hparams, config=config, addons=addons))
         self.generator = generator
         self.discriminator = discriminator
         self.seed = int(seed)
@@ -85,12 +77,13 @@ class GAN(Optimizers, Inference, keras.Model):
         self.built = True
 
     @classmethod
-    def resolve_config(cls, generator: keras.Model, config: Any = None,
-                       addons: Mapping | None = None, hparams: Mapping | None = None
-                       ) -> RunConfig:
-        """The model's `Config` from the constructor's arguments (see the class docstring);
-        variants that check their networks against it call this first."""
-        hparams = {k: v for k, v in (hparams or {}).items() if k not in ("seed", "name")}
+    def split_config(cls, generator: keras.Model, kwargs: Mapping) -> tuple[RunConfig, dict]:
+        """(the model's `Config`, the other keywords: seed, name) from the constructor's
+        keywords (see the class docstring); variants that check their networks against the
+        config call this first and pass both on."""
+        hparams = dict(kwargs)
+        config, addons = hparams.pop("config", None), hparams.pop("addons", None)
+        rest = {k: hparams.pop(k) for k in ("seed", "name") if k in hparams}
         if isinstance(config, Mapping):
             config = cls.Config.from_dict(config)
         if config is None:
@@ -98,10 +91,9 @@ class GAN(Optimizers, Inference, keras.Model):
             config = cls.Config.resolve("image" if rank == 4 else "mixture")
         if not isinstance(config, cls.Config):
             raise TypeError(f"config must be a {cls.__name__}.Config, got {type(config).__name__}")
-        changes = dict(hparams)
         if addons:
-            changes["addons"] = dict(config.addons, **addons)
-        return config.replace(**changes) if changes else config
+            hparams["addons"] = dict(config.addons, **addons)
+        return (config.replace(**hparams) if hparams else config), rest
 
     @property
     def latent_dim(self) -> int:
@@ -152,7 +144,7 @@ class GAN(Optimizers, Inference, keras.Model):
         defaults (or a whole `Config`)."""
         config = (overrides if isinstance(overrides, RunConfig)
                   else cls.run_config(info, overrides))
-        built = cls.build_networks(sized_info(info, config.get("image_size")), config)
+        built = cls.build_networks(info.sized(config.get("image_size")), config)
         return cls(**addons_lib.adapt_networks(config.addons, built), config=config, seed=seed)
 
     @property
@@ -265,16 +257,20 @@ class GAN(Optimizers, Inference, keras.Model):
         z = self.draw_generator_inputs(real, batch, self.step_seed(SEED_GENERATOR))
         z, condition = self.conditioned_inputs(z, labels)
         fake = self.generator(z, training=True)
-        loss = None
+        loss, seen = None, {}  # seen: D's parts an add-on computed on the way (its features)
         for addon in self.addons:
             loss = addon.generator_adversarial(self, real, fake, condition)
             if loss is not None:
                 break
         if loss is None:
-            loss = self.generator_loss(fake, self.discriminate(fake, condition))
+            outputs = (a.discriminate_fake(self, fake, condition, seen) for a in self.addons)
+            fake_output = next((o for o in outputs if o is not None), None)
+            if fake_output is None:
+                fake_output = self.discriminate(fake, condition)
+            loss = self.generator_loss(fake, fake_output)
         logs: dict = {}
         for addon in self.addons:
-            loss, logs = addon.generator_term(self, loss, fake, logs)
+            loss, logs = addon.generator_term(self, loss, fake, logs, seen)
         return loss, dict(logs, g_loss=loss)
 
     def extra_updates(self, real: tf.Tensor, labels: Any, batch: tf.Tensor) -> dict:

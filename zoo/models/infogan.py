@@ -49,7 +49,7 @@ the defaults keep the paper's setting.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import keras
 import numpy as np
@@ -155,8 +155,7 @@ class InfoGAN(GAN):
 
     def __init__(self, generator: keras.Model, features: keras.Model, head: keras.Model,
                  q_head: keras.Model, **kwargs: Any):
-        config = self.resolve_config(generator, kwargs.pop("config", None),
-                                     kwargs.pop("addons", None), kwargs)
+        config, rest = self.split_config(generator, kwargs)
         check_codes(config.categories, config.continuous_codes)
         codes = config.categories + config.continuous_codes
         width = int(generator.inputs[0].shape[-1])
@@ -166,9 +165,8 @@ class InfoGAN(GAN):
         if int(q_head.outputs[0].shape[-1]) != codes:
             raise ValueError(f"q_head must output categories + continuous_codes = {codes} "
                              f"parameters, got {q_head.outputs[0].shape[-1]}")
-        kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "name")}
         super().__init__(generator, networks.mlp.compose(features, head), config=config,
-                         **kwargs)
+                         **rest)
         self.features = features
         self.head = head
         self.q_head = q_head

@@ -105,10 +105,10 @@ class StyleGAN(GAN):
         except ValueError as err:
             raise ValueError("stylegan's generator needs a `mapping` model and `style_mixing` and "
                              "`truncation` layers (zoo.networks.stylegan.generator)") from err
-        kwargs["latent_dim"] = int(mapping.inputs[0].shape[-1])  # read off the generator
-        if isinstance(kwargs.get("config"), GAN.Config):
-            kwargs["config"] = kwargs["config"].replace(latent_dim=kwargs.pop("latent_dim"))
-        super().__init__(generator, discriminator, **kwargs)
+        config, rest = self.split_config(generator, kwargs)
+        super().__init__(generator, discriminator,  # latent_dim read off the generator
+                         config=config.replace(latent_dim=int(mapping.inputs[0].shape[-1])),
+                         **rest)
         self.mapping = mapping
         self.truncation = truncation
         self.num_style_layers = mixing.num_layers

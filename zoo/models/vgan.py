@@ -246,16 +246,14 @@ class VCD(VGAN):
             raise ValueError("the VCD generator must take [x, mask, noise] "
                              f"(zoo.networks.transition), got {len(generator.inputs)} inputs")
         width = int(generator.inputs[2].shape[-1])
-        config = self.resolve_config(generator, kwargs.pop("config", None),
-                                     kwargs.pop("addons", None), kwargs)
+        config, rest = self.split_config(generator, kwargs)
         if "latent_dim" in kwargs and int(kwargs["latent_dim"]) != width:
             raise ValueError(f"latent_dim must be the bottleneck width {width}, "
                              f"got {kwargs['latent_dim']}")
         if "denoising_feature_matching" in config.addons:
             raise ValueError("vcd does not take denoising_feature_matching")
-        kwargs = {k: v for k, v in kwargs.items() if k in ("seed", "name")}
         super().__init__(generator, discriminator, config=config.replace(latent_dim=width),
-                         **kwargs)
+                         **rest)
         self.rho = self.config.rho
         self.chain_steps = self.config.chain_steps
         self.sample_shape = tuple(generator.inputs[0].shape[1:])
