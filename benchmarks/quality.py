@@ -12,7 +12,7 @@ variants a diff over their defaults, e.g. smaller networks where the defaults ta
 on the machine at hand, and the report shows the diff beside the variant) and measures it
 with `zoo.metrics.report.measure`. --jobs cells run at once, each process with --threads
 TensorFlow threads (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS / OMP_NUM_THREADS) and
-GPU memory growth on. A variant whose `default_config` rejects a dataset (dcgan on the
+GPU memory growth on. A variant whose `run_config` rejects a dataset (dcgan on the
 mixtures) is listed as n/a with its reason.
 
 Each finished cell is added to the results JSON beside --out (RESULTS.json) and the
@@ -170,7 +170,7 @@ def header(jobs: int, threads: int, records: list[dict], seconds: float,
         "Machine(s): " + ("; ".join(machines) if machines else "(none yet)"),
         "",
         "Each run: `python -m benchmarks.quality_run` (one process): `zoo.trainer.train` with "
-        "the variant's defaults for the dataset (`default_config`, updated by the config "
+        "the variant's defaults for the dataset (`run_config`, updated by the config "
         "diff shown beside the variant where it has one; generator steps as "
         "configured unless `--steps`), checkpoints every 500 steps, then "
         "`zoo.metrics.report.measure` on the restored last checkpoint. steps/s: training "
@@ -187,7 +187,7 @@ def main(argv: list[str]) -> int:
 
     from benchmarks.machine import machine
     from benchmarks.quality_table import Layout, render
-    from zoo.trainer import write_json_atomically
+    from zoo.rundir import write_json_atomically
 
     variants = registered_variants(FLAGS.variants)
     datasets = dataset_layout(FLAGS.datasets)

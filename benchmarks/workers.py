@@ -31,7 +31,7 @@ def registered_variants(names: Iterable[str]) -> list[str]:
 
 
 def not_applicable(variants: Iterable[str], datasets: Iterable[str]) -> dict[tuple[str, str], str]:
-    """(dataset, variant) -> why the variant's `default_config` rejects the dataset
+    """(dataset, variant) -> why the variant's `run_config` rejects the dataset
     (e.g. dcgan on a mixture); pairs that build are absent."""
     from zoo import data
     from zoo.models import MODELS

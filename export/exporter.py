@@ -5,8 +5,6 @@ import logging
 import os
 from typing import Any
 
-import keras
-
 from export import layout
 from zoo import signatures
 
@@ -31,18 +29,7 @@ def export_generator(model: Any, model_base_path: str, model_name: str,
     """
     kind = kind or signatures.output_kind(model.generator)
     path = layout.write_version(os.path.join(model_base_path, model_name),
-                                lambda target: write_savedmodel(model, target, kind), version)
+                                lambda target: signatures.write(model, target, kind), version)
     logger.info("exported %s generator to %s", kind, path)
     return path
 
-
-def write_savedmodel(model: Any, target: str, kind: str) -> None:
-    """The model's own `export` (`zoo.models.inference`) where it has one, so `model.export`
-    and `python -m export` write the same SavedModel; else the same signatures here."""
-    if hasattr(model, "export") and hasattr(model, "sample_from_seeds"):
-        model.export(target, kind=kind)
-        return
-    archive = keras.export.ExportArchive()
-    for name, (function, input_specs) in signatures.endpoints(model, kind).items():
-        archive.add_endpoint(name, function, input_signature=[input_specs])
-    archive.write_out(target, verbose=False)

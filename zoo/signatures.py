@@ -1,4 +1,5 @@
-"""The serving signatures of an exported zoo generator (`GAN.export`; see the `export` package docstring).
+"""The serving signatures of an exported zoo generator (`GAN.export`; see the `export`
+package docstring).
 
 Each endpoint is a plain function of a dict of batched tensors, ready for
 `keras.export.ExportArchive.add_endpoint`; the dict's keys become the
@@ -89,3 +90,12 @@ def endpoints(model: Any, kind: str) -> dict[str, Endpoint]:
         DEFAULT_SIGNATURE: (generate, generator_input_specs(generator)),
         SAMPLE_SIGNATURE: (sample, sample_input_specs(model)),
     }
+
+
+def write(model: Any, target: str, kind: str) -> None:
+    """Writes the model's servable SavedModel (both signatures) to `target`: what
+    `GAN.export` and `python -m export` (`export.export_generator`) both write."""
+    archive = keras.export.ExportArchive()
+    for name, (function, input_specs) in endpoints(model, kind).items():
+        archive.add_endpoint(name, function, input_signature=[input_specs])
+    archive.write_out(target, verbose=False)

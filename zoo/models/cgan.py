@@ -19,7 +19,7 @@ protocol on 2,500 samples with labels drawn uniformly; modes covered, high-quali
     ring8    8, 8, 8 of 8      99.96, 100.0, 99.88%   (G itself: 94.4, 100.0, 91.6%)
     grid25   25, 25, 25 of 25  92.8, 96.2, 93.3%      (G itself: 24, 25, 24; 91.4, 98.6, 80.9%)
 
-(the mixtures' default samples from an EMA of G; see `default_config`).
+(the mixtures' default samples from an EMA of G; see `CGAN.Config`).
 
 After 600 steps on ring8 every sample of label k is already nearest mode k.
 """

@@ -12,9 +12,10 @@ eq. (4), with r(Phi(G(z))) held constant:
 
 D keeps the usual GAN loss. D, G and r are each updated once per step, all three from the
 same state (G's gradient is taken before D and r move), with Adam(1e-4, beta_1 = 0.5).
-The denoiser and both loss terms are `zoo.addons.denoising_feature_matching.DenoisingFeatureMatching`, which
-the skeleton adds to any variant (`--set=denoising_feature_matching=true` on `gan`/`dcgan`,
-where it runs in the skeleton's alternating order instead).
+The denoiser and both loss terms are the add-on
+`zoo.addons.denoising_feature_matching.DenoisingFeatureMatching`, which the skeleton adds
+to any variant (`--set=denoising_feature_matching=true` on `gan`/`dcgan`, where it runs in
+the skeleton's alternating order instead).
 
 Weightings (`weighting`): "paper_text", lambda_adv = 1 and lambda_denoise = 0.03 / n_h
 (n_h = the number of features), as the paper's text has it; "reimplementation",

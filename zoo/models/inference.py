@@ -87,14 +87,12 @@ class Inference(Contract):
         `serving_default` (G's inputs) and `sample` (seeds), TensorFlow alone to load.
 
         `kind` ("image" or "mixture") names the outputs; by default read off G's output rank.
+        (`verbose`, Keras's argument, is accepted; the archive is always written quietly.)
         """
         if format != "tf_saved_model":
             raise ValueError(f"{type(self).__name__}.export writes format='tf_saved_model' "
                              f"(TF Serving's), got format={format!r}")
         kind = kind or signatures.output_kind(self.generator)
-        archive = keras.export.ExportArchive()
-        for name, (function, input_specs) in signatures.endpoints(self, kind).items():
-            archive.add_endpoint(name, function, input_signature=[input_specs])
-        archive.write_out(filepath, verbose=bool(verbose))
+        signatures.write(self, filepath, kind)
         logger.info("exported %s generator to %s", kind, filepath)
         return filepath

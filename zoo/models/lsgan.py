@@ -12,7 +12,7 @@ b = c = 1 (`zoo.losses` "least_squares"); the other setting, a = -1, b = 1, c = 
 P_data + P_g and 2 P_g), is not in the registry. Adam(2e-4, beta_1 = 0.5) on images
 (section 4.1), DCGAN-style networks; the mixtures keep the zoo's GAN settings with only the
 loss changed, which makes `lsgan` the GAN's controlled comparison there (measured in
-`LSGAN.default_config`). Any other variant takes the same loss with `--set=loss=least_squares`.
+`LSGAN.Config`). Any other variant takes the same loss with `--set=loss=least_squares`.
 """
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ def build(name: str, info: Any, overrides: Mapping[str, Any] | None = None,
           seed: int = 0) -> keras.Model:
     """The variant `name` with its default networks for the dataset `info` describes.
 
-    `overrides` is a short diff over the variant's `default_config(info)`; unknown
-    keys raise an error listing the valid ones; `seed` seeds every training draw.
+    `overrides` is a short diff over the variant's defaults (its `Config`, resolved by
+    `run_config(info)`); unknown keys raise an error listing the valid ones; `seed` seeds
+    every training draw.
     """
     return MODELS.get(name).for_dataset(info, overrides, seed=seed)

@@ -24,7 +24,7 @@ RMSProp(5e-5) and c = 0.01): DCGAN networks for images, the critic with batch no
 the paper's DCGAN experiments; the zoo's MLPs for mixtures. On ring8 the critic clipped at
 0.01 only learns a blurred ring (a few high-quality samples; samples pictures); c = 0.1 is
 much sharper there but collapses on grid25, so no adaptation was kept (measurements in
-`WGAN.default_config`).
+`WGAN.Config`).
 """
 from __future__ import annotations
 

@@ -23,14 +23,13 @@ each on its own batch, and the mean over replicas is the global batch's penalty.
 Images keep the paper's settings. The mixtures take the authors' own toy-data settings
 (their gan_toy.py: lambda = 0.1, "smaller lambda makes things faster for toy tasks", and
 Adam(1e-4, beta_1 = 0.5, beta_2 = 0.9)), with the zoo's MLPs and batch 64: measured
-better than the paper's on both mixtures (`WGANGP.default_config`).
+better than the paper's on both mixtures (`WGANGP.Config`).
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-import keras
 import tensorflow as tf
 
 from zoo import losses as losses_lib

@@ -46,9 +46,10 @@ def build(name: str, work_dir: str, output_dir: str = manifest.DIRECTORY,
                            overrides=entry.overrides, verbose=0, export=False)
     weights = f"{name}.weights.h5"
     path = os.path.join(output_dir, weights)
-    save_weights(trainer.load_run(work_dir), entry, path)
+    trained = trainer.load_run(work_dir)
+    save_weights(trained, entry, path)
     entry.weights, entry.sha256, entry.size = weights, sha256_of(path), os.path.getsize(path)
-    entry.config = trainer.load_run(work_dir).config.to_dict()
+    entry.config = trained.config.to_dict()
     entry.metrics = report.measure(load(name, path, manifest_path=manifest_path), entry.dataset)
     entry.training = dict(steps=result.steps, seconds=round(result.seconds, 1),
                           tensorflow=tf.__version__, keras=keras.__version__)
