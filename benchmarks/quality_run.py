@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
     record = run_cell(FLAGS.model, FLAGS.dataset, FLAGS.seed, FLAGS.run_dir, FLAGS.steps,
                       FLAGS.num_samples, FLAGS.checkpoint_every,
                       json.loads(FLAGS.config) if FLAGS.config else None)
-    from zoo.trainer import write_json_atomically
+    from zoo.rundir import write_json_atomically
 
     write_json_atomically(FLAGS.result, record)
     print(json.dumps({k: v for k, v in record.items() if k != "protocol"}))

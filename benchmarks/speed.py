@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
     import keras
 
     from benchmarks.machine import machine
-    from zoo.trainer import write_json_atomically
+    from zoo.rundir import write_json_atomically
 
     variants = registered_variants(FLAGS.variants)
     if FLAGS.baseline not in variants:

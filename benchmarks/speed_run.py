@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
 
     configure_threads(FLAGS.threads)
     record = measure(FLAGS.model, FLAGS.dataset, FLAGS.batch_size, FLAGS.steps, FLAGS.warmup)
-    from zoo.trainer import write_json_atomically
+    from zoo.rundir import write_json_atomically
 
     write_json_atomically(FLAGS.result, record)
     return 0

@@ -24,7 +24,7 @@ from zoo import evaluation
 from zoo.callbacks import training_step
 from zoo.classifiers import fashion_mnist
 from zoo.metrics.images import DEFAULT_NUM_SAMPLES, fashion_mnist_scores
-from zoo.trainer import write_json_atomically
+from zoo.rundir import write_json_atomically
 
 logger = logging.getLogger(__name__)
 

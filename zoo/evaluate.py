@@ -21,6 +21,7 @@ from absl import logging as absl_logging  # noqa: E402
 
 from zoo import callbacks, trainer  # noqa: E402
 from zoo.metrics import report  # noqa: E402
+from zoo.rundir import write_json_atomically  # noqa: E402
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -45,7 +46,7 @@ def evaluate_run(run_dir: str, **measure_kwargs) -> dict:
     evaluation = dict(spec, run_dir=os.path.abspath(run_dir),
                       steps=callbacks.training_step(model),
                       **report.measure(model, spec["dataset"], **measure_kwargs))
-    trainer.write_json_atomically(os.path.join(run_dir, EVALUATION_FILE), evaluation)
+    write_json_atomically(os.path.join(run_dir, EVALUATION_FILE), evaluation)
     return evaluation
 
 

@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from typing import Any, Mapping, Sequence
 
@@ -27,7 +26,9 @@ import tensorflow as tf
 from zoo import callbacks as zoo_callbacks
 from zoo import data as zoo_data
 from zoo import evaluation
+from zoo.callbacks_metrics import MetricsCallback
 from zoo.models import registry
+from zoo.rundir import write_json_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +61,6 @@ class RunResult:
         return (f"{self.model_name} on {self.dataset}: {self.steps} steps in "
                 f"{self.seconds:.1f}s{'; ' + figures if figures else ''}; run_dir={self.run_dir}"
                 f"{exported}")
-
-
-def write_json_atomically(path: str, payload: Mapping[str, Any]) -> None:
-    """Writes JSON to a temporary file beside `path`, then renames it into place (mode 0644,
-    not the temporary file's private 0600)."""
-    directory = os.path.dirname(path) or "."
-    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, path)
 
 
 def run_spec(run_dir: str, model_name: str, dataset: str, seed: int,
@@ -246,8 +237,6 @@ def metrics_history(run_dir: str, info: Any, every: int | None,
     `RUN_DIR/metrics_history.json` kept up to step `done`."""
     if every is None:
         return None
-    from zoo.callbacks_metrics import MetricsCallback  # it imports this module
-
     path = os.path.join(run_dir, METRICS_HISTORY_FILE)
     callback = MetricsCallback(info, every, log_dir=os.path.join(run_dir, "logs", "metrics"),
                                history_path=path)
