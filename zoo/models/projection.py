@@ -33,7 +33,6 @@ classifier puts 18.8% of 1,000 samples of given labels in their class (10% by ch
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from zoo.models.cgan import CGAN
 from zoo.models.registry import MODELS
