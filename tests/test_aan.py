@@ -68,7 +68,7 @@ def test_sample_from_seeds_rows_depend_on_their_own_seed_and_steps():
     (lambda f, h, g: aan.AAN(g, f, h, rbm=rbm.RBM(7, 5)),
      "RBM must have 12 visible units .* got 7"),
     (lambda f, h, g: aan.AAN(mlp.generator(5, 2), f, h), "generator must take 12 inputs.* got 5"),
-    (lambda f, h, g: aan.AAN(g, f, h, gibbs_steps=0), "gibbs_steps must be > 0, got 0"),
+    (lambda f, h, g: aan.AAN(g, f, h, gibbs_steps=0), "gibbs_steps must be a positive int, got 0"),
     (lambda f, h, g: aan.AAN(g, f, h, fantasy_fraction=0.5), "needs an RBM with persistent=True"),
     (lambda f, h, g: aan.AAN(g, f, h, feature_binarization="round"), "got 'round'"),
 ])

@@ -26,7 +26,7 @@ TINY = {  # the smallest networks each variant builds (images at 8x8 or 16x16 wh
                 generator_hidden=(8,), gibbs_steps=2, batch_size=8),
     "biggan": dict(IMAGE_TINY, d_width=8, shared_embedding=4, image_size=8),
     "projection": dict(IMAGE_TINY, d_width=8, image_size=8),
-    "sagan": dict(IMAGE_TINY, d_width=8, image_size=8, attention_resolution=4),
+    "sagan": dict(IMAGE_TINY, d_width=8, image_size=16, attention_resolution=8),
     "sngan": dict(IMAGE_TINY, d_width=8, image_size=8),
     "stylegan": dict(IMAGE_TINY, w_dim=8, mapping_depth=1, max_width=8, d_width=8,
                      image_size=16),

@@ -147,7 +147,7 @@ def test_projection_learns_fashion_mnist_and_its_labels(run, models):
     images): FCD 64.5 -> 42.9. G's conditional BNs start at zero, so the untrained G ignores
     the label; trained on (image, label) batches, the same z gives another image per label."""
     with open(os.path.join(run, "config.json")) as handle:
-        assert json.load(handle)["config"]["num_classes"] == 10
+        assert json.load(handle)["config"]["model"]["num_classes"] == 10
     untrained, trained = models
     real = reference_images("fashion_mnist", image_size=RUN["image_size"])[:2000]
     before, after = classifier_distances((untrained, trained), real, seed=1,

@@ -76,7 +76,10 @@ def at_least(low: float) -> Callable[[Any], str | None]:
 
 
 def positive(v: Any) -> str | None:
-    return None if v is None or v > 0 else "> 0"
+    """The project's wording: "a positive int" for ints, "positive" for numbers."""
+    if v is None or v > 0:
+        return None
+    return "a positive int" if isinstance(v, int) else "positive"
 
 
 def in_range(low: float, high: float) -> Callable[[Any], str | None]:
@@ -166,6 +169,8 @@ class RunConfig:
     # Add-ons a variant turns on by default (beta_gan: annealing); `KEY=None` turns one off.
     default_addons: ClassVar[Mapping[str, Any]] = {}
     kind_addons: ClassVar[Mapping[str, Mapping[str, Any]]] = {}  # per kind, over those
+    # Inherited fields a variant does not take (wgan's Adam betas): refused like unknown keys.
+    unused: ClassVar[frozenset] = frozenset()
 
     def __post_init__(self) -> None:
         what = type(self).__qualname__
@@ -175,11 +180,10 @@ class RunConfig:
         cls = type(self)
         for field in self.fields():
             value = getattr(self, field.name)
-            only = _meta(cls, field, "only")
-            if only not in (None, self.kind):
+            if not cls.applies(field, self.kind):
                 if value is not None:
-                    raise ValueError(f"{field.name} is for {only} data, not {self.kind}; "
-                                     f"got {field.name}={value!r}")
+                    raise ValueError(f"{cls.owner()} does not take {field.name} for "
+                                     f"{self.kind} data; got {field.name}={value!r}")
                 continue
             value = coerce(value, hints[field.name], f"{field.name}")
             check = _meta(cls, field, "check")
@@ -208,9 +212,15 @@ class RunConfig:
         return [f for f in dataclasses.fields(cls) if f.name not in ("kind", "addons")]
 
     @classmethod
+    def applies(cls, field: dataclasses.Field, kind: str) -> bool:
+        """Whether `field` is a setting of this config for `kind` data (not `unused`, and not
+        restricted to the other kind)."""
+        return field.name not in cls.unused and _meta(cls, field, "only") in (None, kind)
+
+    @classmethod
     def keys(cls, kind: str) -> list[str]:
         """Every key `resolve` takes for `kind`: the fields that apply, then the add-ons."""
-        names = [f.name for f in cls.fields() if _meta(cls, f, "only") in (None, kind)]
+        names = [f.name for f in cls.fields() if cls.applies(f, kind)]
         return names + (cls.addon_names() if cls.addon_names else [])
 
     @classmethod
@@ -218,17 +228,26 @@ class RunConfig:
         """{field: its default for `kind`} (None for fields of the other kind only)."""
         values = {}
         for field in cls.fields():
-            if _meta(cls, field, "only") not in (None, kind):
+            if not cls.applies(field, kind):
                 values[field.name] = None
             else:
                 values[field.name] = _meta(cls, field, "kinds").get(kind, field.default)
         return values
 
     @classmethod
-    def resolve(cls, kind: str, overrides: Mapping[str, Any] | None = None) -> "RunConfig":
+    def resolve(cls, kind: str, overrides: Mapping[str, Any] | None = None,
+                dataset: str | None = None) -> "RunConfig":
         """The defaults for `kind` updated by a flat diff `{key: value}` (fields and add-on
-        names); an unknown key fails loudly, naming the valid ones."""
+        names); an unknown key fails loudly, naming the valid ones, and a setting of the
+        other kind of data names that kind (and `dataset`, the data it was asked for)."""
         overrides = dict(overrides or {})
+        for field in cls.fields():
+            only = _meta(cls, field, "only")
+            if field.name in overrides and field.name not in cls.unused and only not in (
+                    None, kind):
+                where = f"{dataset!r} is a {kind}" if dataset else f"not {kind} data"
+                raise ValueError(f"{field.name} is for {only} datasets; {where}, got "
+                                 f"{field.name}={overrides[field.name]!r}")
         addons = dict(cls.default_addons, **cls.kind_addons.get(kind, {}),
                       **(overrides.pop("addons", None) or {}))
         return cls._build(kind, overrides, addons)
@@ -269,7 +288,7 @@ class RunConfig:
         """{key: value} of one section ("model", "network", "train", "optimizer")."""
         cls = type(self)
         return {f.name: _jsonable(getattr(self, f.name)) for f in self.fields()
-                if _meta(cls, f, "section") == name and _meta(cls, f, "only") in (None, self.kind)}
+                if _meta(cls, f, "section") == name and cls.applies(f, self.kind)}
 
     def to_dict(self) -> dict:
         """The whole config, JSON-ready, nested by section; `from_dict` reads it back."""
@@ -291,6 +310,10 @@ class RunConfig:
         if self.addon_names and key in self.addon_names():
             return self.addons.get(key)
         raise KeyError(key)
+
+    def __contains__(self, key: str) -> bool:
+        """`key in config`: a field that applies to this kind of data, or an add-on name."""
+        return key in self.keys(self.kind)
 
     def get(self, key: str, default: Any = None) -> Any:
         try:

@@ -117,7 +117,8 @@ class GAN(Optimizers, Inference, keras.Model):
                                  for k in cls.data_kinds)
             raise ValueError(f"{cls.registered_name} needs {wanted}; {info.name!r} is a "
                              f"{info.kind}")
-        return cls.Config.resolve(info.kind, dict(cls.dataset_defaults(info), **(overrides or {})))
+        return cls.Config.resolve(info.kind, dict(cls.dataset_defaults(info), **(overrides or {})),
+                                  dataset=info.name)
 
     @classmethod
     def dataset_defaults(cls, info: Any) -> dict:

@@ -133,6 +133,7 @@ class BigGAN(Projection):
         beta_1: float = 0.0
         beta_2: float = 0.999
         default_addons = {"generator_ema": 0.99}
+        unused = frozenset()
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs: Any):
         super().__init__(generator, discriminator, **kwargs)

@@ -30,6 +30,7 @@ class SAGAN(SNGAN):
         """SNGAN's networks plus attention at 16x16; Adam(0, 0.9), D 4e-4 / G 1e-4, n_dis 1."""
 
         attention_resolution: int | None = 16
+        unused = frozenset({"shared_embedding"})
         d_steps: int = 1
         learning_rate: float = 1e-4
         d_learning_rate: float | None = 4e-4

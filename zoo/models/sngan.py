@@ -53,6 +53,7 @@ class SNGAN(GAN):
         batch_size: int = 64
         steps: int = 2000
         image_size: int | None = 32
+        unused = frozenset({"attention_resolution", "shared_embedding"})  # sagan's, biggan's
 
     @classmethod
     def build_networks(cls, info: Any, config: RunConfig) -> dict:

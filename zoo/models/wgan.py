@@ -80,9 +80,9 @@ class WGAN(GAN):
                     RMSProp 1e-4, batch 256  seed 0: 4 modes, 0.40%
                     c = 0.1                  seeds 0, 1: 8 and 8 modes, 53.4% and 54.0%
             grid25  c = 0.1                  seed 0: 1 mode, 0.08%
-        (beta_1 and beta_2 are unused.)
         """
 
+        unused = frozenset({"beta_1", "beta_2"})  # RMSProp takes no betas
         loss: str = "wasserstein"
         d_steps: int = 5
         clip_value: float = param(DEFAULT_CLIP, check=positive, doc="c")
