@@ -140,9 +140,6 @@ class AAN(GAN):
         self.features = features
         self.head = head
         self.rbm = rbm
-        self.gibbs_steps = self.config.gibbs_steps
-        self.feature_binarization = self.config.feature_binarization
-        self.fantasy_fraction = self.config.fantasy_fraction
 
     @classmethod
     def dataset_defaults(cls, info: Any) -> dict:

@@ -95,13 +95,14 @@ class GAN(Optimizers, Inference, keras.Model):
             hparams["addons"] = dict(config.addons, **addons)
         return (config.replace(**hparams) if hparams else config), rest
 
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def d_steps(self) -> int:
-        return self.config.d_steps
+    def __getattr__(self, name: str) -> Any:
+        """A setting of the config read as the model's (`model.latent_dim`, `model.rho`): one
+        copy of each value, the config's; Keras' own attributes are found first."""
+        config = self.__dict__.get("config")
+        if config is not None and any(f.name == name and config.applies(f, config.kind)
+                                      for f in config.fields()):
+            return getattr(config, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def addon(self, key: str) -> addons_lib.Addon | None:
         """The add-on `key` of this model, None when it is off."""

@@ -88,7 +88,6 @@ class CGAN(GAN):
         super().__init__(generator, discriminator, **kwargs)
         if self.config.num_classes is None:
             raise ValueError("num_classes must be an int >= 2, got None")
-        self.num_classes = self.config.num_classes
 
     @classmethod
     def dataset_defaults(cls, info: Any) -> dict:

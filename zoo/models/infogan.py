@@ -170,10 +170,6 @@ class InfoGAN(GAN):
         self.features = features
         self.head = head
         self.q_head = q_head
-        self.categories = config.categories
-        self.continuous_codes = config.continuous_codes
-        self.info_weight = config.info_weight
-        self.continuous_weight = config.continuous_weight
 
     @classmethod
     def dataset_defaults(cls, info: Any) -> dict:

@@ -144,8 +144,6 @@ class VGAN(GAN):
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs: Any):
         super().__init__(generator, discriminator, **kwargs)
-        self.generator_steps = self.config.generator_steps
-        self.clip = self.config.clip
         self.experts = int(discriminator.output.shape[-1])
 
     @classmethod
@@ -254,8 +252,6 @@ class VCD(VGAN):
             raise ValueError("vcd does not take denoising_feature_matching")
         super().__init__(generator, discriminator, config=config.replace(latent_dim=width),
                          **rest)
-        self.rho = self.config.rho
-        self.chain_steps = self.config.chain_steps
         self.sample_shape = tuple(generator.inputs[0].shape[1:])
 
     @classmethod
