@@ -6,7 +6,7 @@ Both models are `zoo.models.build(...)` with the same default MLP networks, opti
 batch size for a dataset, trained by `model.fit` for the same number of generator steps
 (one discriminator step each) in one process; they differ only in the annealing schedule
 (`beta_gan` is `gan` with loss="minimax" and the data heated and cooled). Each run is
-measured with the zoo's mixture protocol (`zoo.evaluation.evaluate`: 2,500 samples, PacGAN
+measured with the zoo's mixture protocol (`zoo.metrics.report.measure`: 2,500 samples, PacGAN
 metrics). Writes a Markdown table of mean ± std over seeds to benchmarks/ANNEALING.md
 (`--out`) and prints it.
 """
@@ -61,7 +61,7 @@ def table(results: dict, datasets: list[str], steps: int, seeds: list[int],
         f"{steps} generator steps and one D step per step for both; seeds {seeds}. "
         "beta-GAN: the data heated with noise N(0, I / beta), beta from 1 to 1e6 in K = 5 "
         f"cooling stages of {steps // 6} steps and a last stage at 1e6 (`zoo.addons.annealing`). "
-        "Metrics: PacGAN protocol on 2,500 samples (`zoo.evaluation`); mean ± std over "
+        "Metrics: PacGAN protocol on 2,500 samples (`zoo.metrics.report.measure`); mean ± std over "
         "seeds.",
         "",
         "| dataset | model | modes covered | high-quality fraction | per-seed modes |",

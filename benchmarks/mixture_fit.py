@@ -7,14 +7,16 @@ from typing import Any
 
 import keras
 
-from zoo import data, evaluation
+from zoo import data
+from zoo.metrics import report
 
 
 def fit_and_evaluate(model: Any, dataset: str, seed: int,
                      epoch_steps: int = 100) -> tuple[dict, dict]:
     """Compiles `model` with its default optimizers, trains it for its run config's `steps`
     generator steps on `dataset` (batches of its `batch_size`, shuffled by `seed`), and returns
-    the PacGAN-protocol metrics on 2,500 samples (`zoo.evaluation.evaluate`, plus `seconds`
+    the PacGAN-protocol metrics on 2,500 samples (`zoo.metrics.report.measure`, with the
+    protocol's `num_modes`, plus `seconds`
     of training and measuring) and the Keras history (one entry per `epoch_steps` steps: the
     means of the model's metrics over those steps)."""
     steps = model.config.steps
@@ -25,8 +27,10 @@ def fit_and_evaluate(model: Any, dataset: str, seed: int,
     history = model.fit(data.load(dataset, batch_size=model.config.batch_size, seed=seed),
                         steps_per_epoch=epoch_steps, epochs=steps // epoch_steps, verbose=0,
                         shuffle=False).history
-    metrics = evaluation.evaluate(model, data.info(dataset))
-    metrics.update(seconds=time.time() - started, steps=steps)
+    measured = report.measure(model, dataset)
+    protocol = measured.pop("protocol")["mixture"]
+    metrics = dict(measured, num_modes=protocol["num_modes"], protocol=protocol["protocol"],
+                   seconds=time.time() - started, steps=steps)
     return metrics, history
 
 

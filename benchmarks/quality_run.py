@@ -59,8 +59,9 @@ def run_cell(model_name: str, dataset: str, seed: int, run_dir: str, steps: int 
     try:
         result = trainer.train(model_name, dataset, run_dir, steps=steps, seed=seed,
                                overrides=config,
-                               checkpoint_every=checkpoint_every, verbose=0, export=False,
-                               extra_callbacks=[timer])
+                               checkpoint_every=checkpoint_every, verbose=0,
+                               extra_callbacks=[timer],
+                               final_metrics=False)  # measured below, restored
     except trainer.TrainingDiverged as error:
         return dict(status="diverged", error=str(error), train_seconds=time.time() - started,
                     steps_trained_here=timer.batches_seen,

@@ -285,7 +285,7 @@ def render(records: list[dict], layout: Layout) -> str:
         seeds = sorted({s for d in mixtures for s in layout.seeds[d]})
         lines += [
             "## Gaussian mixtures", "",
-            "Protocol (`zoo.evaluation.evaluate`, through `zoo.metrics.report.measure`):",
+            "Protocol (`zoo.metrics.report.measure`):",
             *protocol_lines([r for d in mixtures for r in by_dataset[d]], "mixture"),
             f"- trials: seeds {seeds}, one training run each; mean ± std (ddof=0) over the "
             "trials that finished; per-seed modes in brackets. A diverged (NaN) run counts "

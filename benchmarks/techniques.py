@@ -5,7 +5,7 @@
 
 Every contender is `gan` with its default MLP networks, Adam(1e-3, 0.5), batch 256 and one
 D step per G step, plus one run-config add-on (`zoo.addons`), trained by `model.fit`
-in one process and measured with the zoo's mixture protocol (`zoo.evaluation.evaluate`:
+in one process and measured with the zoo's mixture protocol (`zoo.metrics.report.measure`:
 2,500 samples, PacGAN metrics). Virtual batch normalization needs batch normalization to
 replace: its pair of contenders gives the MLP generator a batch-norm layer after each
 hidden layer (`networks.mlp.generator(batch_norm=True)`), once as is ("gan + BN G") and
@@ -109,7 +109,7 @@ def table(results: dict, steps: int | None, seeds: list[int], machine: str) -> s
         f"`python -m benchmarks.techniques{f' --steps={steps}' if steps else ''} "
         f"--seeds={len(seeds)}`: `gan`'s default MLPs, Adam(1e-3, 0.5), batch 256, "
         "one D step per G step, each option at its defaults; PacGAN protocol on 2,500 "
-        "samples (`zoo.evaluation`). Losses: means over the first and the last 100 steps. "
+        "samples (`zoo.metrics.report.measure`). Losses: means over the first and the last 100 steps. "
         f"Ran on {machine}, one process.",
         "",
         "| dataset | contender | seed | modes | high quality | d_loss first -> last | "

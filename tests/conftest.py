@@ -35,7 +35,7 @@ def tiny_dcgan_run(tmp_path_factory) -> str:
 
     run_dir = str(tmp_path_factory.mktemp("tiny_dcgan"))
     trainer.train("dcgan", "fashion_mnist", run_dir, steps=2, batch_size=8,
-                  overrides={"width": 8, "latent_dim": 16}, verbose=0)
+                  overrides={"width": 8, "latent_dim": 16}, verbose=0, final_metrics=False)
     return run_dir
 
 
@@ -57,7 +57,7 @@ def tiny_aan_run(tmp_path_factory) -> str:
     run_dir = str(tmp_path_factory.mktemp("tiny_aan"))
     trainer.train("aan", "fashion_mnist", run_dir, steps=2, batch_size=8,
                   overrides={"width": 8, "feature_units": 16, "rbm_hidden": 12,
-                             "head_hidden": [16]}, verbose=0)
+                             "head_hidden": [16]}, verbose=0, final_metrics=False)
     return run_dir
 
 
@@ -134,11 +134,12 @@ def rest_call(port: int, method: str, path: str, body=None, timeout: float = 60)
 
 def train_from_command_line(model: str, run_dir: str, steps: int, overrides: dict,
                             dataset: str = "fashion_mnist") -> None:
-    """`python -m zoo.train` in a child process (exporting at the end); fails the test
-    unless the run finishes and says so."""
+    """`python -m zoo.train` in a child process (exporting at the end; no final metrics, to
+    stay quick); fails the test unless the run finishes and says so."""
     child = subprocess.run(
         [sys.executable, "-m", "zoo.train", f"--model={model}", f"--dataset={dataset}",
-         f"--steps={steps}", f"--run_dir={run_dir}", "--verbose=0"]
+         f"--steps={steps}", f"--run_dir={run_dir}", "--verbose=0",
+         "--nofinal_metrics"]
         + [f"--set={key}={value}" for key, value in overrides.items()],
         cwd=REPO_ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=600)
     assert child.returncode == 0, child.stderr[-3000:]

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import data, evaluation, trainer
+from zoo import data, trainer
 from zoo.addons import annealing
+from zoo.metrics import report
 from zoo.models import build
 
 TINY = dict(generator_hidden=[16], discriminator_hidden=[16], batch_size=32)
@@ -78,13 +79,13 @@ def test_resume_keeps_the_schedule(tmp_path):
     run_dir = str(tmp_path / "run")
     overrides = dict(TINY, annealing={"stages": 3, "steps_per_stage": 20})
     trainer.train("beta_gan", "ring8", run_dir, steps=40, overrides=overrides,
-                  checkpoint_every=20, verbose=0, export=False)
+                  checkpoint_every=20, verbose=0)
     halfway = trainer.load_run(run_dir)
     schedule = halfway.addon("annealing").schedule
     assert schedule == annealing.AnnealingSchedule(1.0, 1e6, 3, 20)
     assert schedule.beta(halfway.g_optimizer.iterations).numpy() == np.float32(1e4)
     result = trainer.train("beta_gan", "ring8", run_dir, steps=80, overrides=overrides,
-                           checkpoint_every=20, verbose=0, export=False)
+                           checkpoint_every=20, verbose=0)
     assert result.steps == 80
     resumed = trainer.load_run(run_dir)
     schedule = resumed.addon("annealing").schedule
@@ -111,6 +112,6 @@ def test_beta_gan_learns_ring8():
     model.compile(*model.default_optimizers())
     model.fit(data.load("ring8", batch_size=256, seed=1), steps_per_epoch=3000, epochs=1,
               verbose=0, shuffle=False)
-    metrics = evaluation.evaluate(model, info)
+    metrics = report.measure(model, info.name)
     assert metrics["modes_covered"] >= 7, metrics
     assert metrics["high_quality_fraction"] >= 0.6, metrics

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import data, evaluation
+from zoo import data
+from zoo.metrics import report
 from zoo.models import GAN, build
 from zoo.addons import denoising_feature_matching as dfm
 from zoo.networks import mlp
@@ -92,7 +93,7 @@ def test_dfm_learns_ring8():
     model.compile(*model.default_optimizers())
     model.fit(data.load("ring8", batch_size=256, seed=0), steps_per_epoch=3000, epochs=1,
               verbose=0, shuffle=False)
-    metrics = evaluation.evaluate(model, info)
+    metrics = report.measure(model, info.name)
     assert metrics["modes_covered"] >= 7, metrics
     assert metrics["high_quality_fraction"] >= 0.3, metrics
 

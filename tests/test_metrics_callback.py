@@ -10,8 +10,8 @@ import tensorflow as tf
 
 import zoo.data
 import zoo.pretrained
-from zoo import evaluation
 from zoo.callbacks_metrics import MetricsCallback
+from zoo.metrics import report
 from zoo.models import build
 
 RING = zoo.data.info("ring8")
@@ -46,20 +46,21 @@ def test_measures_every_n_steps(measured):
     _, callback, _, _ = measured
     assert [entry["step"] for entry in callback.history] == [4, 8]
     assert set(callback.history[0]) == {"step", "modes_covered", "high_quality_fraction",
-                                        "reverse_kl", "num_modes", "num_samples"}
+                                        "reverse_kl"}
     assert isinstance(callback.history[0]["modes_covered"], int)
 
 
-def test_a_measurement_is_what_evaluate_gives_for_the_same_weights():
+def test_a_measurement_is_what_measure_gives_for_the_same_weights():
     # The pretrained ring8 GAN, trained 2 more steps: metrics far from the trivial ones.
     model = zoo.pretrained.load("gan-ring8")
     callback = MetricsCallback(RING, every_n_steps=2)
     model.fit(zoo.data.load("ring8", batch_size=256), steps_per_epoch=2, epochs=1,
               callbacks=[callback], shuffle=False, verbose=0)
-    expected = evaluation.evaluate(model, RING)
+    expected = report.measure(model, "ring8")
     assert expected["modes_covered"] == 8
     numbers = {k: v for k, v in expected.items() if k != "protocol"}
     assert callback.history == [dict(numbers, step=2)]
+    assert callback.protocol == expected["protocol"]
 
 
 def test_writes_tensorboard_scalars(measured):
@@ -75,10 +76,12 @@ def test_writes_the_history_with_its_protocol(measured):
     with open(history_path) as handle:
         saved = json.load(handle)
     assert saved["history"] == callback.history
-    assert saved["protocol"]["protocol"].startswith("PacGAN protocol")
+    assert saved["protocol"]["mixture"]["protocol"].startswith("PacGAN protocol")
+    assert saved["protocol"]["mixture"]["num_samples"] == 2500
 
 
-def test_custom_metrics_and_bad_arguments():
+def test_custom_metrics_and_bad_arguments(monkeypatch):
+    monkeypatch.delenv("GAN_ZOO_INCEPTION_WEIGHTS", raising=False)
     keras.utils.set_random_seed(0)
     model = build("gan", RING, dict(batch_size=32))
     model.compile(*model.default_optimizers())
@@ -93,7 +96,7 @@ def test_custom_metrics_and_bad_arguments():
         MetricsCallback(RING, 0)
     with pytest.raises(ValueError, match="2500"):
         MetricsCallback(RING, 5, num_samples=100)
-    with pytest.raises(ValueError, match="pass metrics_fn"):
+    with pytest.raises(ValueError, match="mnist.*Inception-v3 weights.*pass metrics_fn"):
         MetricsCallback(zoo.data.info("mnist"), 5)
 
 
@@ -107,8 +110,8 @@ def test_fashion_mnist_default_metrics_use_the_zoo_classifier():
               callbacks=[callback], shuffle=False, verbose=0)
     assert [entry["step"] for entry in callback.history] == [2]
     assert callback.history[0]["frechet_classifier_distance"] > 0
-    assert callback.protocol["protocol"]["num_samples"] == 100
-    assert callback.protocol["protocol"]["feature_extractor"]["name"] == \
+    assert callback.protocol["fashion_mnist_scores"]["num_samples"] == 100
+    assert callback.protocol["fashion_mnist_scores"]["feature_extractor"]["name"] == \
         "zoo.classifiers.fashion_mnist"
 
 
@@ -117,7 +120,7 @@ def test_trainer_measures_every_n_steps_and_keeps_the_history_across_a_resume(tm
 
     run_dir = str(tmp_path / "run")
     options = dict(batch_size=64, overrides={"generator_hidden": [16], "discriminator_hidden": [16]},
-                   verbose=0, export=False, checkpoint_every=20, metrics_every=20)
+                   verbose=0, checkpoint_every=20, metrics_every=20)
     trainer.train("gan", "ring8", run_dir, steps=40, **options)
     trainer.train("gan", "ring8", run_dir, steps=60, **options)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

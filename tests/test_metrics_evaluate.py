@@ -31,6 +31,7 @@ def test_mixture_run_is_measured_as_its_metrics_json(tiny_gan_run, python):
     with open(os.path.join(tiny_gan_run, trainer.METRICS_FILE)) as handle:
         recorded = json.load(handle)
     assert {k: evaluation[k] for k in MIXTURE_METRICS} == {k: recorded[k] for k in MIXTURE_METRICS}
+    assert evaluation == recorded  # one schema and the same numbers (`rundir.measurement_record`)
     assert evaluation["model"] == "gan" and evaluation["steps"] == 50
     assert evaluation["protocol"]["mixture"]["num_samples"] == 2500
     assert "rbm_log_likelihood" not in evaluation

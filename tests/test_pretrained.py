@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 import zoo.data
-from zoo import evaluation
-from zoo.metrics import frechet_distance, inception_score
+from zoo.metrics import frechet_distance, inception_score, report
 from zoo.metrics.images import classifier_sized, reference_images
 from zoo.pretrained import ChecksumError, build as builder, load, manifest
 from zoo.pretrained.checksum import sha256_of
@@ -101,7 +100,7 @@ def test_shipped_entry_verifies_and_is_complete(name):
 @pytest.mark.parametrize("name", MIXTURE_ENTRIES)
 def test_mixture_entry_reproduces_its_recorded_metrics(name):
     entry = ENTRIES[name]
-    metrics = evaluation.evaluate(load(name), zoo.data.info(entry.dataset))
+    metrics = report.measure(load(name), entry.dataset)
     assert metrics["modes_covered"] == entry.metrics["modes_covered"]
     assert metrics["high_quality_fraction"] == pytest.approx(
         entry.metrics["high_quality_fraction"], abs=0.004)
@@ -289,7 +288,7 @@ def test_build_records_an_entry_and_measure_records_its_metrics_again(tmp_path):
     assert recorded == entry and recorded.training["steps"] == 20
     assert recorded.sha256 == sha256_of(tmp_path / "gan-tiny.weights.h5")
     model = load("gan-tiny", manifest_path=str(path), cache_dir=str(tmp_path))
-    assert evaluation.evaluate(model, zoo.data.info("ring8"))["reverse_kl"] == \
+    assert report.measure(model, "ring8")["reverse_kl"] == \
         pytest.approx(recorded.metrics["reverse_kl"])
     with pytest.raises(FileExistsError, match="from scratch"):
         builder.build("gan-tiny", str(tmp_path / "run"), str(tmp_path), str(path))

@@ -205,7 +205,7 @@ def test_historical_average_is_the_mean_of_past_parameters_and_the_penalty_the_f
 def test_historical_averages_are_checkpointed(tmp_path):
     overrides = dict(TINY, historical_averaging={"g_weight": 0})
     trainer.train("gan", "ring8", str(tmp_path), steps=6, overrides=overrides,
-                  checkpoint_every=6, verbose=0, export=False)
+                  checkpoint_every=6, verbose=0)
     restored = trainer.load_run(str(tmp_path))
     averages = restored.addon("historical_averaging").averages
     assert set(averages) == {"d"}

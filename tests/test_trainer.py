@@ -52,9 +52,14 @@ def test_killed_run_resumes_with_both_optimizers_state(tmp_path):
     final = tf.train.latest_checkpoint(str(checkpoints))
     assert final.endswith(f"ckpt-{killed_at + 200}")
     assert optimizer_iterations(final) == (killed_at + 200, killed_at + 200)
-    assert f"{killed_at + 200} steps" in output.strip().splitlines()[-1]
+    summary = output.strip().splitlines()[-1]
+    assert f"{killed_at + 200} steps" in summary and "modes_covered=" in summary
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["steps"] == killed_at + 200 and 0 <= metrics["modes_covered"] <= 8
+    # The command line exports after the run (the killed one never got there): version 1.
+    exported = run_dir / "export" / "gan_ring8" / "1"
+    assert summary.endswith(f"; exported to {exported}") and (exported / "saved_model.pb").exists()
+    assert not (run_dir / "export" / "gan_ring8" / "2").exists()
 
 
 class NanAfterFiveSteps(GAN):
@@ -106,7 +111,50 @@ def test_cli_bad_input_is_a_clear_error(tmp_path, flags, message):
 def test_checkpoints_hold_non_trainable_weights(tmp_path):
     overrides = dict(width=4, latent_dim=4)
     trainer.train("dcgan", "fashion_mnist", str(tmp_path), steps=2, batch_size=4,
-                  overrides=overrides, verbose=0)
+                  overrides=overrides, verbose=0, final_metrics=False)
     restored = trainer.load_run(str(tmp_path))
     moving = [w for w in restored.generator.weights if "moving_mean" in w.path]
     assert moving and any(np.any(w.numpy() != 0) for w in moving)  # trained statistics came back
+
+
+def test_the_trainer_library_does_not_export(tmp_path):
+    result = trainer.train("gan", "ring8", str(tmp_path), steps=2, verbose=0)
+    assert result.export_path is None and not (tmp_path / "export").exists()
+    assert "exported" not in result.summary()
+    assert result.model is not None and result.steps == 2
+
+
+def test_final_metrics_can_be_skipped(tmp_path):
+    result = trainer.train("gan", "ring8", str(tmp_path), steps=2, verbose=0,
+                           final_metrics=False)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "modes_covered" not in metrics and metrics["steps"] == 2
+    assert metrics["protocol"] == {"final_metrics": "skipped: final_metrics=False"}
+    assert result.metrics == {"protocol": metrics["protocol"]}
+
+
+def test_train_runs_its_phases_in_order(tmp_path, monkeypatch):
+    calls = []
+    for phase in ("prepare_run_dir", "build_and_restore", "fit_run", "finish_run"):
+        original = getattr(trainer, phase)
+
+        def traced(*args, _original=original, _phase=phase, **kwargs):
+            calls.append(_phase)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(trainer, phase, traced)
+    trainer.train("gan", "ring8", str(tmp_path), steps=2, verbose=0, final_metrics=False)
+    assert calls == ["prepare_run_dir", "build_and_restore", "fit_run", "finish_run"]
+
+
+def test_run_settings_is_the_one_read_of_the_models_run_config(tmp_path, monkeypatch):
+    """Every setting the trainer uses comes through `run_settings` (to be re-pointed at a
+    typed config): replacing it changes the run."""
+    original = trainer.run_settings
+    monkeypatch.setattr(trainer, "run_settings", lambda model: dict(original(model), steps=3))
+    result = trainer.train("gan", "ring8", str(tmp_path), steps=2, verbose=0,
+                           final_metrics=False)
+    assert result.steps == 3
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["config"]["steps"] == 3
+

@@ -24,8 +24,7 @@ def compiled(name, dataset="ring8", seed=1, **overrides):
 def ring8_vgan(tmp_path_factory):
     """VGAN trained by the trainer on ring8 for 3,000 generator steps (default config)."""
     run_dir = str(tmp_path_factory.mktemp("vgan_ring8"))
-    result = trainer.train("vgan", "ring8", run_dir, steps=3000, seed=0, verbose=0,
-                           export=False)
+    result = trainer.train("vgan", "ring8", run_dir, steps=3000, seed=0, verbose=0)
     return result, trainer.load_run(run_dir)
 
 
@@ -135,7 +134,7 @@ def test_fashion_mnist_trains_from_fit(name):
 def test_vcd_fashion_mnist_run_writes_the_transition_chain(tmp_path):
     """The trainer writes the chain (Figure 5) through its walk hook; the CLI's `save_walk` too."""
     trainer.train("vcd", "fashion_mnist", str(tmp_path), steps=2, batch_size=8,
-                  overrides=dict(TINY_IMAGES, chain_steps=2), verbose=0, export=False)
+                  overrides=dict(TINY_IMAGES, chain_steps=2), verbose=0, final_metrics=False)
     assert (tmp_path / "samples" / "transition_chain.png").stat().st_size > 1000
     model = trainer.load_run(str(tmp_path))
     path = evaluation.save_walk(model, data.info("fashion_mnist"), str(tmp_path / "chain.png"),

@@ -7,10 +7,11 @@ number as a TensorBoard scalar `metrics/NAME` at that step (`tf.summary` in `log
 "history" (with `history_path`, the file {"protocol": ..., "history": [...]} is rewritten
 atomically after each measurement).
 
-Default metrics by dataset: the mixtures' `zoo.evaluation.evaluate` (PacGAN protocol on 2,500
-samples, the numbers of metrics.json); Fashion-MNIST's `zoo.metrics.fashion_mnist_scores` (FCD,
-classifier score, KCD, precision, recall against the 10,000 test images). Others: pass
-`metrics_fn(model) -> dict`.
+Default metrics: the dataset's own, from the zoo's one measurement `zoo.metrics.report.measure`
+(without the AAN's costly RBM log-likelihood): the mixtures' PacGAN protocol on 2,500 samples
+(the numbers of metrics.json); Fashion-MNIST's FCD, classifier score, KCD, precision, recall
+against the 10,000 test images; other image datasets' FID/IS/KID given Inception-v3 weights.
+Otherwise pass `metrics_fn(model) -> dict`.
 """
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from typing import Any, Callable
 import keras
 import tensorflow as tf
 
-from zoo import evaluation
 from zoo.callbacks import training_step
-from zoo.classifiers import fashion_mnist
-from zoo.metrics.images import DEFAULT_NUM_SAMPLES, fashion_mnist_scores
+from zoo.metrics import report
+from zoo.metrics.images import DEFAULT_NUM_SAMPLES
+from zoo.metrics.mixture import MIXTURE_SAMPLES
 from zoo.rundir import write_json_atomically
 
 logger = logging.getLogger(__name__)
@@ -33,23 +34,28 @@ MetricsFn = Callable[[keras.Model], dict]
 
 def default_metrics(info: Any, num_samples: int | None = None,
                     seed: int | None = None) -> MetricsFn:
-    """The metrics of `info`'s dataset (module docstring), as model -> dict.
+    """`zoo.metrics.report.measure` on `info`'s dataset (module docstring), as model -> dict.
 
     `num_samples` and `seed` default to the protocol's (for mixtures, metrics.json's sampling
-    seed; for images, 10,000 samples and seed 0).
+    seed; for images, 10,000 samples and seed 0). The image feature extractor is loaded once,
+    here: a dataset without one (Inception-v3 weights not provided) is refused.
     """
+    options: dict = dict(rbm_likelihood=False)
     if info.kind == "mixture":
-        if num_samples not in (None, evaluation.MIXTURE_SAMPLES):
-            raise ValueError(f"the mixture protocol draws {evaluation.MIXTURE_SAMPLES} samples; "
+        if num_samples not in (None, MIXTURE_SAMPLES):
+            raise ValueError(f"the mixture protocol draws {MIXTURE_SAMPLES} samples; "
                              f"got num_samples={num_samples}")
-        seeded = {} if seed is None else dict(seed=seed)
-        return lambda model: evaluation.evaluate(model, info, **seeded)
-    if info.name == "fashion_mnist":
-        classifier = fashion_mnist.load()
-        return lambda model: fashion_mnist_scores(
-            model, num_samples=num_samples or DEFAULT_NUM_SAMPLES,
-            seed=0 if seed is None else seed, classifier=classifier)
-    raise ValueError(f"no default metrics for dataset {info.name!r}; pass metrics_fn")
+        if seed is not None:
+            options["mixture_seed"] = seed
+    else:
+        try:
+            options["extractor"] = report.image_extractor(info.name)
+        except FileNotFoundError as err:
+            raise ValueError(f"no default metrics for dataset {info.name!r} ({err}); "
+                             "pass metrics_fn") from err
+        options.update(num_samples=num_samples or DEFAULT_NUM_SAMPLES,
+                       seed=0 if seed is None else seed)
+    return lambda model: report.measure(model, info.name, **options)
 
 
 class MetricsCallback(keras.callbacks.Callback):
@@ -64,7 +70,8 @@ class MetricsCallback(keras.callbacks.Callback):
       seed: the generator's sampling seed, the same at every measurement (default: the
         protocol's).
       metrics_fn: model -> dict replacing the defaults; its numbers are logged, its other
-        values (protocol strings) kept once as the history's "protocol".
+        values (protocol strings) kept once as the history's "protocol" (a "protocol" dict,
+        as `measure` returns, is merged into it).
     """
 
     def __init__(self, info: Any, every_n_steps: int, log_dir: str | None = None,
@@ -92,7 +99,10 @@ class MetricsCallback(keras.callbacks.Callback):
         metrics = self.metrics_fn(self.model)
         numbers = {key: value for key, value in metrics.items()
                    if isinstance(value, (int, float)) and not isinstance(value, bool)}
-        self.protocol.update({k: v for k, v in metrics.items() if k not in numbers})
+        described = {k: v for k, v in metrics.items() if k not in numbers}
+        if isinstance(described.get("protocol"), dict):  # measure's {GROUP: description}
+            self.protocol.update(described.pop("protocol"))
+        self.protocol.update(described)
         if self.writer is not None:
             # record_if(True): Keras' TensorBoard callback, when present, records only
             # every `update_freq` steps while it trains.

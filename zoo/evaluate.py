@@ -19,9 +19,8 @@ import sys  # noqa: E402
 from absl import app, flags  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
-from zoo import callbacks, trainer  # noqa: E402
+from zoo import callbacks, rundir, trainer  # noqa: E402
 from zoo.metrics import report  # noqa: E402
-from zoo.rundir import write_json_atomically  # noqa: E402
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -39,14 +38,15 @@ flags.DEFINE_string("inception_weights", "env", "Inception-v3 weights file for i
 def evaluate_run(run_dir: str, **measure_kwargs) -> dict:
     """Measures the run in `run_dir`, writes RUN_DIR/evaluation.json and returns its content.
 
-    `measure_kwargs` go to `zoo.metrics.report.measure`.
+    `measure_kwargs` go to `zoo.metrics.report.measure`; the file's schema is metrics.json's
+    (`zoo.rundir.measurement_record`).
     """
-    spec = trainer.read_spec(run_dir)
+    spec = rundir.read_spec(run_dir)
     model = trainer.load_run(run_dir)
-    evaluation = dict(spec, run_dir=os.path.abspath(run_dir),
-                      steps=callbacks.training_step(model),
-                      **report.measure(model, spec["dataset"], **measure_kwargs))
-    write_json_atomically(os.path.join(run_dir, EVALUATION_FILE), evaluation)
+    evaluation = rundir.measurement_record(
+        spec, run_dir, callbacks.training_step(model),
+        report.measure(model, spec["dataset"], **measure_kwargs))
+    rundir.write_json_atomically(os.path.join(run_dir, EVALUATION_FILE), evaluation)
     return evaluation
 
 

@@ -1,4 +1,7 @@
-"""What a finished (or running) model is measured and pictured by, per kind of data."""
+"""What a finished (or running) model is pictured by, per kind of data.
+
+(Its numbers come from `zoo.metrics.report.measure`, the one measurement of the zoo.)
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -8,30 +11,9 @@ import numpy as np
 
 from zoo import data as zoo_data
 from zoo import plotting
-from zoo.metrics.mixture import mixture_metrics
+from zoo.metrics.mixture import MIXTURE_SAMPLES
 
-MIXTURE_SAMPLES = 2500
 GRID_IMAGES = 64
-MIXTURE_PROTOCOL = (
-    "PacGAN protocol on 2,500 generator samples: each sample goes to its nearest mode by "
-    "std-normalised Euclidean distance; it is high quality when that distance is under 3; a "
-    "mode is covered when at least one high-quality sample is assigned to it; reverse_kl = "
-    "KL(histogram of the high-quality samples over the modes || uniform)")
-
-
-def evaluate(model: keras.Model, info: Any, seed: int = 12345) -> dict:
-    """Metrics of the generator on `info`'s data, with the protocol that produced them.
-
-    Mixtures: `modes_covered`, `high_quality_fraction`, `reverse_kl` (PacGAN protocol).
-    Images: none yet (see `zoo.metrics` for the image metrics).
-    """
-    if info.kind != "mixture":
-        return {}
-    samples = model.generate(MIXTURE_SAMPLES, seed=seed)
-    metrics = mixture_metrics(samples, info.centers, info.std)
-    metrics.update(num_modes=len(info.centers), num_samples=MIXTURE_SAMPLES,
-                   protocol=MIXTURE_PROTOCOL)
-    return metrics
 
 
 def save_samples_picture(model: keras.Model, info: Any, path: str, title: str | None = None,

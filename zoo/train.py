@@ -1,6 +1,9 @@
 """Command line: `python -m zoo.train --model=NAME --dataset=NAME --steps=N ...`.
 
 With no flags it runs the main job: the flagship model on `ring8`, in minutes on a CPU.
+Trains with `zoo.trainer.train`, then (the chief only, unless --noexport) exports the
+generator with `export.export_generator`: design: exporting is the command line's step after
+the run, so that the trainer library never imports `export` (which imports the trainer).
 """
 from __future__ import annotations
 
@@ -40,6 +43,12 @@ flags.DEFINE_bool("export", True, "Export the trained generator as a SavedModel 
 flags.DEFINE_integer("metrics_every", None, "Measure the dataset's metrics (modes covered, "
                      "FCD, ...) every N steps: TensorBoard metrics/NAME and metrics.json's "
                      "history.")
+flags.DEFINE_bool("final_metrics", True, "Measure the trained model at the end into "
+                  "metrics.json (`zoo.metrics.report.measure`: mixture metrics; FCD, "
+                  "classifier score, precision and recall for images); --nofinal_metrics "
+                  "to skip.")
+flags.DEFINE_integer("final_metrics_samples", None, "Generated images of the final image "
+                     "metrics (default 10,000).", lower_bound=1)
 flags.DEFINE_bool("list", False, "List the variants and datasets, then exit.")
 
 
@@ -63,6 +72,7 @@ def main(argv: list[str]) -> int:
     # Imported after the devices are configured (splitting the CPU must come first).
     import tensorflow as tf
 
+    from export import export_generator
     from zoo import data, models, trainer
 
     # TensorFlow's own INFO chatter (saver, fingerprint) goes through absl logging; the
@@ -81,12 +91,17 @@ def main(argv: list[str]) -> int:
         result = trainer.train(
             FLAGS.model, FLAGS.dataset, run_dir, steps=FLAGS.steps, batch_size=FLAGS.batch_size,
             seed=FLAGS.seed, overrides=parse_overrides(FLAGS.set), strategy=strategy,
-            checkpoint_every=FLAGS.checkpoint_every, verbose=FLAGS.verbose, export=FLAGS.export,
-            metrics_every=FLAGS.metrics_every)
+            checkpoint_every=FLAGS.checkpoint_every, verbose=FLAGS.verbose,
+            metrics_every=FLAGS.metrics_every, final_metrics=FLAGS.final_metrics,
+            final_metrics_samples=FLAGS.final_metrics_samples)
     except (ValueError, trainer.TrainingDiverged, FileNotFoundError) as error:
         logging.error("%s", error)
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if FLAGS.export and trainer.is_chief(strategy):
+        result.export_path = export_generator(
+            result.model, os.path.join(run_dir, "export"), f"{FLAGS.model}_{FLAGS.dataset}",
+            kind=data.info(FLAGS.dataset).kind)
     print(result.summary())
     return 0
 

@@ -5,15 +5,21 @@ A run directory holds:
   checkpoints/     `tf.train.Checkpoint`s of the model and both optimizers;
   logs/            TensorBoard event files;
   samples/         pictures of samples (scatter plots or image grids) at every epoch end;
-  metrics.json     the final metrics with their protocol;
-  export/          the generator as a SavedModel in TF Serving's layout,
-                   export/MODEL_DATASET/VERSION/ (see `export`).
+  metrics.json     the final measurement (`zoo.metrics.report.measure`, the schema of
+                   evaluation.json: `zoo.rundir.measurement_record`) and its "history";
+  export/          the generator as a SavedModel in TF Serving's layout, written by the
+                   command line after the run (`zoo.train`; see `export`).
 Starting again with the same run directory resumes from its last checkpoint.
+
+`train` runs four phases, each a function of its own: `prepare_run_dir` (the spec, checked
+against a resumed run's), `build_and_restore` (model, config.json, checkpoint manager, restore),
+`fit_run` (callbacks, data, `fit` or the multi-worker loop) and `finish_run` (final metrics,
+pictures, metrics.json). Design: the trainer imports neither `export` nor the command line;
+the run-directory files live in `zoo.rundir`, below everything that reads them.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -26,15 +32,17 @@ import tensorflow as tf
 from zoo import callbacks as zoo_callbacks
 from zoo import data as zoo_data
 from zoo import evaluation
+from zoo import rundir
 from zoo.callbacks_metrics import MetricsCallback
+from zoo.config import RunConfig
+from zoo.metrics import report
 from zoo.models import registry
-from zoo.rundir import write_json_atomically
+# Re-exported: callers name the run-directory files and readers through the trainer.
+from zoo.rundir import (CONFIG_FILE, METRICS_FILE, METRICS_HISTORY_FILE,  # noqa: F401
+                        read_spec, write_json_atomically)
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.json"
-METRICS_HISTORY_FILE = "metrics_history.json"
 DEFAULT_CHECKPOINT_EVERY = 500
 
 
@@ -50,7 +58,8 @@ class RunResult:
     steps: int
     seconds: float
     metrics: dict
-    export_path: str | None = None
+    export_path: str | None = None  # set by the command line once it has exported
+    model: keras.Model | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         """One line: what ran, for how long, and its headline metrics."""
@@ -72,7 +81,7 @@ def run_spec(run_dir: str, model_name: str, dataset: str, seed: int,
     """
     spec = dict(model=model_name, dataset=dataset, seed=seed,
                 overrides={k: v for k, v in overrides.items() if k != "steps"})
-    if os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
+    if os.path.exists(os.path.join(run_dir, rundir.CONFIG_FILE)):
         saved = read_spec(run_dir)
         for key, value in spec.items():
             if saved[key] != value:
@@ -104,15 +113,6 @@ def checkpoint_for(model: keras.Model) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(weights=list(model.weights), **model.optimizers())
 
 
-def read_spec(run_dir: str) -> dict:
-    """The model, dataset, seed and overrides of the run in `run_dir` (its config.json)."""
-    path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: {run_dir!r} is not a zoo run directory")
-    with open(path) as handle:
-        return json.load(handle)["spec"]
-
-
 def load_run(run_dir: str) -> keras.Model:
     """Rebuilds a run's model in code from config.json and restores its latest checkpoint.
 
@@ -121,14 +121,21 @@ def load_run(run_dir: str) -> keras.Model:
     """
     spec = read_spec(run_dir)
     model = build_model(spec, spec["overrides"])
-    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    latest = tf.train.latest_checkpoint(os.path.join(run_dir, rundir.CHECKPOINTS_DIR))
     if latest is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir!r}/checkpoints")
     checkpoint_for(model).restore(latest).assert_existing_objects_matched().expect_partial()
     return model
 
 
-def _is_chief(strategy: tf.distribute.Strategy) -> bool:
+def run_settings(model: keras.Model) -> RunConfig:
+    """The model's resolved run config (`zoo.config.RunConfig`: steps, batch_size,
+    image_size, ...): the one place the trainer reads it."""
+    return model.config
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run directory (the chief, or worker 0 without one)."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.cluster_spec().as_dict():
         return True
@@ -137,22 +144,154 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
         and "chief" not in resolver.cluster_spec().as_dict())
 
 
+def prepare_run_dir(run_dir: str, model_name: str, dataset: str, seed: int,
+                    overrides: Mapping[str, Any]) -> dict:
+    """Phase 1: creates `run_dir` and returns the run's spec, checked against the config.json
+    of a run already there (`run_spec`). config.json itself is written by `build_and_restore`,
+    since the full config is the built model's."""
+    os.makedirs(run_dir, exist_ok=True)
+    return run_spec(run_dir, model_name, dataset, seed, overrides)
+
+
+@dataclasses.dataclass
+class BuiltRun:
+    """What phase 2 hands on: the model, its checkpoint manager and the facts of the run."""
+    run_dir: str
+    spec: dict
+    info: Any
+    strategy: tf.distribute.Strategy
+    chief: bool
+    model: keras.Model
+    settings: RunConfig
+    manager: tf.train.CheckpointManager
+
+    @property
+    def done(self) -> int:
+        """Generator steps done so far (restored ones included)."""
+        return zoo_callbacks.training_step(self.model)
+
+
+def build_and_restore(run_dir: str, spec: dict, overrides: Mapping[str, Any],
+                      strategy: tf.distribute.Strategy) -> BuiltRun:
+    """Phase 2: builds the model in `strategy`'s scope, writes config.json (chief only), and
+    restores the latest checkpoint of the run (a worker other than the chief keeps its own
+    checkpoints under workers/worker_N/)."""
+    chief = is_chief(strategy)
+    with strategy.scope():
+        model = build_model(spec, overrides)
+        checkpoint = checkpoint_for(model)
+    settings = run_settings(model)
+    if chief:
+        rundir.write_config(run_dir, spec, settings.to_dict())
+    checkpoint_dir = os.path.join(run_dir, rundir.CHECKPOINTS_DIR) if chief else os.path.join(
+        run_dir, "workers", f"worker_{strategy.cluster_resolver.task_id}",
+        rundir.CHECKPOINTS_DIR)
+    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logger.info("resumed from %s", manager.latest_checkpoint)
+    return BuiltRun(run_dir, spec, zoo_data.info(spec["dataset"]), strategy, chief, model,
+                    settings, manager)
+
+
+def fit_run(run: BuiltRun, *, checkpoint_every: int, verbose: int,
+            extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+            metrics_every: int | None = None) -> MetricsCallback | None:
+    """Phase 3: trains up to the run's `steps` with the trainer's callbacks (fault guard, step
+    budget, checkpoints; on the chief TensorBoard, sample pictures and the metrics callback)
+    plus `extra_callbacks`; returns the metrics callback (None without `metrics_every`).
+
+    Raises `TrainingDiverged` (after keeping the last good checkpoint) if a loss
+    becomes NaN or infinite.
+    """
+    total_steps = int(run.settings["steps"])
+    done = run.done
+    guard = zoo_callbacks.NonFiniteLossGuard()
+    steps_per_epoch = min(checkpoint_every, total_steps)
+    callbacks = [guard, zoo_callbacks.StopAtStep(total_steps),
+                 zoo_callbacks.CheckpointEveryEpoch(run.manager, guard)]
+    if run.chief:
+        info = run.info
+        callbacks += [
+            keras.callbacks.TensorBoard(os.path.join(run.run_dir, "logs"), update_freq=100),
+            zoo_callbacks.SamplePictures(
+                os.path.join(run.run_dir, "samples"),
+                lambda m, path, title: evaluation.save_samples_picture(m, info, path, title)),
+        ]
+    history = metrics_history(run.run_dir, run.info, metrics_every, done) if run.chief else None
+    callbacks += ([history] if history else []) + list(extra_callbacks)
+    if done < total_steps:
+        data = zoo_data.load(run.spec["dataset"], batch_size=int(run.settings["batch_size"]),
+                             seed=run.spec["seed"] + done,
+                             with_labels=getattr(run.model, "conditional", False),
+                             image_size=run.settings.get("image_size"))
+        fit = fit_custom_loop if isinstance(
+            run.strategy, tf.distribute.MultiWorkerMirroredStrategy) else fit_keras
+        fit(run.model, data, run.strategy, callbacks, steps_per_epoch=steps_per_epoch,
+            initial_epoch=done // steps_per_epoch,
+            epochs=math.ceil(total_steps / steps_per_epoch),
+            verbose=verbose if run.chief else 0)
+    if guard.failed_step is not None:
+        raise TrainingDiverged(
+            f"{run.spec['model']} on {run.spec['dataset']}: {guard.message} "
+            f"({run.manager.latest_checkpoint or 'no checkpoint yet'})")
+    return history
+
+
+def final_measurement(model: keras.Model, dataset: str, *, final_metrics: bool = True,
+                      num_samples: int | None = None) -> dict:
+    """The run's final metrics: `zoo.metrics.report.measure` (image metrics on `num_samples`
+    samples, default its 10,000), without the AAN's costly RBM log-likelihood
+    (`python -m zoo.evaluate` adds it); with `final_metrics` False, none, and the reason."""
+    if not final_metrics:
+        return dict(protocol=dict(final_metrics="skipped: final_metrics=False"))
+    sampled = {} if num_samples is None else dict(num_samples=int(num_samples))
+    return report.measure(model, dataset, rbm_likelihood=False, **sampled)
+
+
+def finish_run(run: BuiltRun, history: MetricsCallback | None, seconds: float, *,
+               final_metrics: bool = True, final_metrics_samples: int | None = None) -> RunResult:
+    """Phase 4 (chief only; elsewhere just the result): measures the model
+    (`final_measurement`), draws samples/final.png (and the model's walk, if it has one) and
+    writes metrics.json: `zoo.rundir.measurement_record`, plus the callback's "history"."""
+    spec, model = run.spec, run.model
+    steps = run.done
+    if not run.chief:
+        return RunResult(run.run_dir, spec["model"], spec["dataset"], steps, seconds, {},
+                         model=model)
+    metrics = final_measurement(model, spec["dataset"], final_metrics=final_metrics,
+                                num_samples=final_metrics_samples)
+    samples_dir = os.path.join(run.run_dir, "samples")
+    evaluation.save_samples_picture(model, run.info, os.path.join(samples_dir, "final.png"),
+                                    title=f"{spec['model']} on {spec['dataset']}, step {steps}")
+    if hasattr(model, "walk"):
+        evaluation.save_walk(model, run.info, os.path.join(samples_dir, model.walk_file))
+    record = rundir.measurement_record(spec, run.run_dir, steps, metrics)
+    if history:
+        record["history"] = history.history
+    rundir.write_json_atomically(os.path.join(run.run_dir, rundir.METRICS_FILE), record)
+    return RunResult(run.run_dir, spec["model"], spec["dataset"], steps, seconds, metrics,
+                     model=model)
+
+
 def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = None,
           batch_size: int | None = None, seed: int = 0,
           overrides: Mapping[str, Any] | None = None,
           strategy: tf.distribute.Strategy | None = None,
           checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, verbose: int = 1,
-          export: bool = True,
           extra_callbacks: Sequence[keras.callbacks.Callback] = (),
-          metrics_every: int | None = None) -> RunResult:
+          metrics_every: int | None = None, final_metrics: bool = True,
+          final_metrics_samples: int | None = None) -> RunResult:
     """Trains `model_name` on `dataset` in `run_dir`, resuming from its last checkpoint.
 
-    With `export`, the trained generator is exported as the next version of
-    `run_dir/export/MODEL_DATASET` for TF Serving. `extra_callbacks` join the trainer's own
-    in `fit` (e.g. a step timer). With `metrics_every`, the dataset's metrics are measured
+    The four phases of the module docstring, in turn. `extra_callbacks` join the trainer's
+    own in `fit` (e.g. a step timer). With `metrics_every`, the dataset's metrics are measured
     every that many steps (`zoo.callbacks_metrics.MetricsCallback`), logged to TensorBoard
     as `metrics/NAME`, kept in `metrics_history.json` across resumes and written into
-    metrics.json as its "history".
+    metrics.json as its "history". `final_metrics` (False: skip) and `final_metrics_samples`
+    (generated images of the image metrics, default 10,000) set metrics.json's measurement.
+    The result's `seconds` are the training's, the final measurement not included; its
+    `model` is the trained model (for the command line's export).
 
     Raises `TrainingDiverged` (after keeping the last good checkpoint) if a loss
     becomes NaN or infinite.
@@ -165,86 +304,26 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
         overrides["batch_size"] = int(batch_size)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every must be positive, got {checkpoint_every}")
-    chief = _is_chief(strategy)
-    os.makedirs(run_dir, exist_ok=True)
-    spec = run_spec(run_dir, model_name, dataset, seed, overrides)
-    info = zoo_data.info(dataset)
-    with strategy.scope():
-        model = build_model(spec, overrides)
-        checkpoint = checkpoint_for(model)
-    config = model.config
-    total_steps, global_batch = int(config["steps"]), int(config["batch_size"])
-    if chief:
-        write_json_atomically(os.path.join(run_dir, CONFIG_FILE),
-                              dict(spec=spec, config=config.to_dict()))
-    checkpoint_dir = os.path.join(run_dir, "checkpoints") if chief else os.path.join(
-        run_dir, "workers", f"worker_{strategy.cluster_resolver.task_id}", "checkpoints")
-    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logger.info("resumed from %s", manager.latest_checkpoint)
-    done = zoo_callbacks.training_step(model)
-    guard = zoo_callbacks.NonFiniteLossGuard()
-    steps_per_epoch = min(checkpoint_every, total_steps)
-    callbacks = [guard, zoo_callbacks.StopAtStep(total_steps),
-                 zoo_callbacks.CheckpointEveryEpoch(manager, guard)]
-    if chief:
-        callbacks += [
-            keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), update_freq=100),
-            zoo_callbacks.SamplePictures(
-                os.path.join(run_dir, "samples"),
-                lambda m, path, title: evaluation.save_samples_picture(m, info, path, title)),
-        ]
-    history = metrics_history(run_dir, info, metrics_every, done) if chief else None
-    callbacks += ([history] if history else []) + list(extra_callbacks)
+    spec = prepare_run_dir(run_dir, model_name, dataset, seed, overrides)
+    run = build_and_restore(run_dir, spec, overrides, strategy)
     started = time.time()
-    if done < total_steps:
-        data = zoo_data.load(dataset, batch_size=global_batch, seed=seed + done,
-                             with_labels=getattr(model, "conditional", False),
-                             image_size=config.get("image_size"))
-        fit = fit_custom_loop if isinstance(
-            strategy, tf.distribute.MultiWorkerMirroredStrategy) else fit_keras
-        fit(model, data, strategy, callbacks, steps_per_epoch=steps_per_epoch,
-            initial_epoch=done // steps_per_epoch,
-            epochs=math.ceil(total_steps / steps_per_epoch), verbose=verbose if chief else 0)
-    if guard.failed_step is not None:
-        raise TrainingDiverged(f"{model_name} on {dataset}: {guard.message} "
-                               f"({manager.latest_checkpoint or 'no checkpoint yet'})")
-    metrics = evaluation.evaluate(model, info) if chief else {}
-    result = RunResult(run_dir, model_name, dataset, zoo_callbacks.training_step(model),
-                       time.time() - started, metrics)
-    if chief:
-        samples_dir = os.path.join(run_dir, "samples")
-        evaluation.save_samples_picture(model, info, os.path.join(samples_dir, "final.png"),
-                                        title=f"{model_name} on {dataset}, step {result.steps}")
-        if hasattr(model, "walk"):
-            evaluation.save_walk(model, info, os.path.join(samples_dir, model.walk_file))
-        write_json_atomically(os.path.join(run_dir, METRICS_FILE),
-                              dict(metrics, steps=result.steps, model=model_name,
-                                   dataset=dataset, seed=seed,
-                                   **(dict(history=history.history) if history else {})))
-        if export:
-            from export import export_generator
-
-            result.export_path = export_generator(model, os.path.join(run_dir, "export"),
-                                                  f"{model_name}_{dataset}", kind=info.kind)
-    return result
+    history = fit_run(run, checkpoint_every=checkpoint_every, verbose=verbose,
+                      extra_callbacks=extra_callbacks, metrics_every=metrics_every)
+    return finish_run(run, history, time.time() - started, final_metrics=final_metrics,
+                      final_metrics_samples=final_metrics_samples)
 
 
 def metrics_history(run_dir: str, info: Any, every: int | None,
-                    done: int) -> keras.callbacks.Callback | None:
+                    done: int) -> MetricsCallback | None:
     """The metrics callback of a run (None without `every`), continuing the history that
     `RUN_DIR/metrics_history.json` kept up to step `done`."""
     if every is None:
         return None
-    path = os.path.join(run_dir, METRICS_HISTORY_FILE)
     callback = MetricsCallback(info, every, log_dir=os.path.join(run_dir, "logs", "metrics"),
-                               history_path=path)
-    if os.path.exists(path):
-        with open(path) as handle:
-            kept = json.load(handle)
-        callback.protocol = kept.get("protocol", {})
-        callback.history = [row for row in kept.get("history", []) if row["step"] <= done]
+                               history_path=os.path.join(run_dir, rundir.METRICS_HISTORY_FILE))
+    kept = rundir.read_history(run_dir)
+    callback.protocol = kept["protocol"]
+    callback.history = [row for row in kept["history"] if row["step"] <= done]
     return callback
 
 
