@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO_ROOT, subprocess_env
-from zoo import trainer
+from zoo import cli, trainer
 from zoo.models import GAN, MODELS
 
 
@@ -54,6 +54,7 @@ def test_killed_run_resumes_with_both_optimizers_state(tmp_path):
     assert optimizer_iterations(final) == (killed_at + 200, killed_at + 200)
     summary = output.strip().splitlines()[-1]
     assert f"{killed_at + 200} steps" in summary and "modes_covered=" in summary
+    assert not [line for line in output.splitlines() if cli.NOISE.search(line)], output
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["steps"] == killed_at + 200 and 0 <= metrics["modes_covered"] <= 8
     # The command line exports after the run (the killed one never got there): version 1.
@@ -158,3 +159,38 @@ def test_run_settings_is_the_one_read_of_the_models_run_config(tmp_path, monkeyp
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["config"]["steps"] == 3
 
+
+def run_cli(*flags):
+    started = time.time()
+    done = subprocess.run([sys.executable, "-m", "zoo.train", *flags], cwd=REPO_ROOT,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    return done, time.time() - started
+
+
+def test_cli_help_answers_at_once_before_tensorflow_loads():
+    done, seconds = run_cli("--help")
+    assert done.returncode == 0, done.stderr
+    assert "--[no]final_metrics" in done.stdout and "--final_metrics_samples" in done.stdout
+    assert seconds < 4, seconds  # importing TensorFlow alone takes longer than this
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize("flag,named", [("--nope", "nope"), ("--steps=abc", "--steps"),
+                                        ("--strategy=horovod", "--strategy")])
+def test_cli_usage_errors_exit_2_with_one_line_naming_the_flag(flag, named):
+    done, seconds = run_cli(flag)
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and named in done.stderr, done.stderr
+    assert seconds < 4, seconds
+
+
+def test_stderr_filter_drops_tensorflow_start_up_noise_only(capfd):
+    import os
+
+    with cli.filtered_stderr():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are "
+                    b"written to STDERR\n")
+        os.write(2, b"I0000 00:00:1.0 1 cudart_stub.cc:31] Could not find cuda drivers\n")
+        os.write(2, b"E0000 00:00:1.0 1 cuda_platform.cc:52] failed call to cuInit: UNKNOWN\n")
+        os.write(2, b"a real error\n")
+    assert capfd.readouterr().err == "a real error\n"

@@ -1,9 +1,15 @@
-"""`tf.distribute` strategies by name, for the command line."""
+"""`tf.distribute` strategies by name, for the command line.
+
+Design: TensorFlow is imported when a strategy is made, not with the module, so that the
+command line can define its --strategy flag (and answer --help) before TensorFlow loads.
+"""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-import tensorflow as tf
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
@@ -12,6 +18,8 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 def split_cpu(logical_cpus: int) -> None:
     """Splits the CPU into `logical_cpus` logical devices (before TensorFlow initialises them)."""
+    import tensorflow as tf
+
     if logical_cpus < 1:
         raise ValueError(f"logical_cpus must be >= 1, got {logical_cpus}")
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -26,6 +34,8 @@ def make_strategy(name: str, logical_cpus: int | None = None) -> tf.distribute.S
     when there is no GPU; `multi_worker` reads the cluster from `TF_CONFIG`; `tpu`
     resolves a TPU and fails with a clear error where none exists.
     """
+    import tensorflow as tf
+
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; valid names: {', '.join(STRATEGIES)}")
     if logical_cpus and logical_cpus > 1:

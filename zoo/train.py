@@ -19,7 +19,7 @@ import sys  # noqa: E402
 from absl import app, flags  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
-from zoo import strategies  # noqa: E402
+from zoo import cli, strategies  # noqa: E402  (neither imports TensorFlow)
 
 FLAGSHIP = "aan"
 
@@ -67,7 +67,9 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    del argv
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
+    cli.import_tensorflow_quietly()
     strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.logical_cpus)
     # Imported after the devices are configured (splitting the CPU must come first).
     import tensorflow as tf
@@ -107,4 +109,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)
