@@ -149,15 +149,15 @@ def test_train_runs_its_phases_in_order(tmp_path, monkeypatch):
 
 
 def test_run_settings_is_the_one_read_of_the_models_run_config(tmp_path, monkeypatch):
-    """Every setting the trainer uses comes through `run_settings` (to be re-pointed at a
-    typed config): replacing it changes the run."""
+    """Every setting the trainer uses comes through `run_settings` (the model's typed
+    config): replacing it changes the run and its config.json."""
     original = trainer.run_settings
-    monkeypatch.setattr(trainer, "run_settings", lambda model: dict(original(model), steps=3))
+    monkeypatch.setattr(trainer, "run_settings", lambda model: original(model).replace(steps=3))
     result = trainer.train("gan", "ring8", str(tmp_path), steps=2, verbose=0,
                            final_metrics=False)
     assert result.steps == 3
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["config"]["steps"] == 3
+    assert saved["config"]["train"]["steps"] == 3
 
 
 def run_cli(*flags):
