@@ -55,6 +55,11 @@ def read_history(run_dir: str) -> dict:
     return dict(protocol=kept.get("protocol", {}), history=kept.get("history", []))
 
 
+# The identity fields of a measurement record; the rest are metrics and their protocol.
+RECORD_KEYS = ("model", "dataset", "seed", "overrides", "run_dir", "steps", "protocol",
+               "history")
+
+
 def measurement_record(spec: Mapping[str, Any], run_dir: str, steps: int,
                        measured: Mapping[str, Any]) -> dict:
     """The one schema of metrics.json and evaluation.json: the run's identity (model, dataset,

@@ -26,8 +26,10 @@ FLAGSHIP = "aan"
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", FLAGSHIP, "Variant name (see --list).")
 flags.DEFINE_string("dataset", "ring8", "Dataset name.")
-flags.DEFINE_integer("steps", None, "Generator steps (default: the variant's for the dataset).")
-flags.DEFINE_integer("batch_size", None, "Global batch size (default: the variant's).")
+flags.DEFINE_integer("steps", None, "Generator steps (default: the variant's for the dataset).",
+                     lower_bound=1)
+flags.DEFINE_integer("batch_size", None, "Global batch size (default: the variant's).",
+                     lower_bound=1)
 flags.DEFINE_string("run_dir", None, "Run directory (default: runs/MODEL_DATASET); "
                     "an existing one is resumed.")
 flags.DEFINE_enum("strategy", "default", list(strategies.STRATEGIES), "tf.distribute strategy.")
@@ -36,13 +38,19 @@ flags.DEFINE_integer("logical_cpus", None,
 flags.DEFINE_integer("seed", 0, "Seed of every random draw in training.")
 flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE (VALUE parsed as JSON when it "
                           "can be), e.g. --set=learning_rate=1e-4 --set='generator_hidden=[64,64]'.")
-flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints (and sample pictures).")
+flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints (and sample pictures).",
+                     lower_bound=1)
+flags.DEFINE_integer("keep_checkpoints", 3, "Newest checkpoints kept in RUN_DIR/checkpoints.",
+                     lower_bound=1)
+flags.DEFINE_bool("restart", False, "Set the run's checkpoints aside (RUN_DIR/checkpoints."
+                  "set-aside-TIME) and train from step 0; without it a run resumes from its "
+                  "newest intact checkpoint and never starts over existing ones.")
 flags.DEFINE_integer("verbose", 1, "Keras progress: 0 silent, 1 progress bar, 2 one line per epoch.")
 flags.DEFINE_bool("export", True, "Export the trained generator as a SavedModel for TF "
                   "Serving under RUN_DIR/export/ (--noexport to skip).")
 flags.DEFINE_integer("metrics_every", None, "Measure the dataset's metrics (modes covered, "
                      "FCD, ...) every N steps: TensorBoard metrics/NAME and metrics.json's "
-                     "history.")
+                     "history.", lower_bound=1)
 flags.DEFINE_bool("final_metrics", True, "Measure the trained model at the end into "
                   "metrics.json (`zoo.metrics.report.measure`: mixture metrics; FCD, "
                   "classifier score, precision and recall for images); --nofinal_metrics "
@@ -75,7 +83,7 @@ def main(argv: list[str]) -> int:
     import tensorflow as tf
 
     from export import export_generator
-    from zoo import data, models, trainer
+    from zoo import checkpoints, data, models, trainer
 
     # TensorFlow's own INFO chatter (saver, fingerprint) goes through absl logging; the
     # zoo's INFO messages (e.g. "resumed from ...") stay visible.
@@ -95,12 +103,14 @@ def main(argv: list[str]) -> int:
             seed=FLAGS.seed, overrides=parse_overrides(FLAGS.set), strategy=strategy,
             checkpoint_every=FLAGS.checkpoint_every, verbose=FLAGS.verbose,
             metrics_every=FLAGS.metrics_every, final_metrics=FLAGS.final_metrics,
-            final_metrics_samples=FLAGS.final_metrics_samples)
-    except (ValueError, trainer.TrainingDiverged, FileNotFoundError) as error:
+            final_metrics_samples=FLAGS.final_metrics_samples,
+            keep_checkpoints=FLAGS.keep_checkpoints, restart=FLAGS.restart)
+    except (ValueError, trainer.TrainingDiverged, checkpoints.NoIntactCheckpoint,
+            OSError) as error:
         logging.error("%s", error)
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if FLAGS.export and trainer.is_chief(strategy):
+    if FLAGS.export and trainer.is_chief(strategy) and not result.finished_before:
         result.export_path = export_generator(
             result.model, os.path.join(run_dir, "export"), f"{FLAGS.model}_{FLAGS.dataset}",
             kind=data.info(FLAGS.dataset).kind)

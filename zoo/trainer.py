@@ -20,6 +20,7 @@ the run-directory files live in `zoo.rundir`, below everything that reads them.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -30,6 +31,7 @@ import keras
 import tensorflow as tf
 
 from zoo import callbacks as zoo_callbacks
+from zoo import checkpoints
 from zoo import data as zoo_data
 from zoo import evaluation
 from zoo import rundir
@@ -44,6 +46,7 @@ from zoo.rundir import (CONFIG_FILE, METRICS_FILE, METRICS_HISTORY_FILE,  # noqa
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHECKPOINT_EVERY = 500
+DEFAULT_KEEP_CHECKPOINTS = 3
 
 
 class TrainingDiverged(RuntimeError):
@@ -60,13 +63,19 @@ class RunResult:
     metrics: dict
     export_path: str | None = None  # set by the command line once it has exported
     model: keras.Model | None = dataclasses.field(default=None, repr=False, compare=False)
+    finished_before: bool = False  # the run had reached its steps: nothing was done
 
     def summary(self) -> str:
         """One line: what ran, for how long, and its headline metrics."""
-        shown = {k: v for k, v in self.metrics.items() if isinstance(v, (int, float))}
+        shown = {k: v for k, v in self.metrics.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)}
         figures = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
         exported = f"; exported to {self.export_path}" if self.export_path else ""
+        if self.finished_before:
+            return (f"{self.model_name} on {self.dataset}: finished at step {self.steps}; "
+                    f"nothing to do (ask for more --steps to continue); {figures}; "
+                    f"run_dir={self.run_dir}")
         return (f"{self.model_name} on {self.dataset}: {self.steps} steps in "
                 f"{self.seconds:.1f}s{'; ' + figures if figures else ''}; run_dir={self.run_dir}"
                 f"{exported}")
@@ -76,12 +85,16 @@ def run_spec(run_dir: str, model_name: str, dataset: str, seed: int,
              overrides: Mapping[str, Any]) -> dict:
     """The run's identity, checked against config.json when resuming.
 
-    A run directory belongs to one model, dataset and seed; `steps` may grow on resume,
-    every other override must match.
+    A run directory with checkpoints belongs to one model, dataset and seed; `steps` may
+    grow on resume, every other override must match. (Without checkpoints there is nothing
+    to lose: a start with other settings replaces a failed one's config.json.)
     """
     spec = dict(model=model_name, dataset=dataset, seed=seed,
                 overrides={k: v for k, v in overrides.items() if k != "steps"})
-    if os.path.exists(os.path.join(run_dir, rundir.CONFIG_FILE)):
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise ValueError(f"run_dir {run_dir!r} is a file, not a directory")
+    has_checkpoints = checkpoints.steps_on_disk(os.path.join(run_dir, rundir.CHECKPOINTS_DIR))
+    if has_checkpoints and os.path.exists(os.path.join(run_dir, rundir.CONFIG_FILE)):
         saved = read_spec(run_dir)
         for key, value in spec.items():
             if saved[key] != value:
@@ -146,10 +159,9 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
 
 def prepare_run_dir(run_dir: str, model_name: str, dataset: str, seed: int,
                     overrides: Mapping[str, Any]) -> dict:
-    """Phase 1: creates `run_dir` and returns the run's spec, checked against the config.json
-    of a run already there (`run_spec`). config.json itself is written by `build_and_restore`,
-    since the full config is the built model's."""
-    os.makedirs(run_dir, exist_ok=True)
+    """Phase 1: the run's spec, checked against the config.json of a run already there
+    (`run_spec`). Nothing is written yet: `build_and_restore` creates the directory and its
+    config.json once the model (and so every setting) is validated."""
     return run_spec(run_dir, model_name, dataset, seed, overrides)
 
 
@@ -172,24 +184,34 @@ class BuiltRun:
 
 
 def build_and_restore(run_dir: str, spec: dict, overrides: Mapping[str, Any],
-                      strategy: tf.distribute.Strategy) -> BuiltRun:
-    """Phase 2: builds the model in `strategy`'s scope, writes config.json (chief only), and
-    restores the latest checkpoint of the run (a worker other than the chief keeps its own
-    checkpoints under workers/worker_N/)."""
+                      strategy: tf.distribute.Strategy, *,
+                      keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
+                      restart: bool = False) -> BuiltRun:
+    """Phase 2: builds the model in `strategy`'s scope (validating every setting), then
+    creates the run directory, writes config.json (chief only) and restores the newest intact
+    checkpoint (`zoo.checkpoints.restore_newest_intact`; a worker other than the chief keeps
+    its own under workers/worker_N/). `restart` sets existing checkpoints aside first and
+    starts at step 0; the newest `keep_checkpoints` are kept.
+
+    Raises `zoo.checkpoints.NoIntactCheckpoint` when checkpoints exist but none reads back.
+    """
     chief = is_chief(strategy)
     with strategy.scope():
         model = build_model(spec, overrides)
         checkpoint = checkpoint_for(model)
     settings = run_settings(model)
-    if chief:
-        rundir.write_config(run_dir, spec, settings.to_dict())
     checkpoint_dir = os.path.join(run_dir, rundir.CHECKPOINTS_DIR) if chief else os.path.join(
         run_dir, "workers", f"worker_{strategy.cluster_resolver.task_id}",
         rundir.CHECKPOINTS_DIR)
-    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=3)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logger.info("resumed from %s", manager.latest_checkpoint)
+    os.makedirs(run_dir, exist_ok=True)
+    if chief:
+        rundir.write_config(run_dir, spec, settings.to_dict())
+    if restart:
+        checkpoints.set_aside(checkpoint_dir)
+    restored = checkpoints.restore_newest_intact(checkpoint, checkpoint_dir)
+    if restored is not None:
+        logger.info("resumed from %s", checkpoints.prefix(checkpoint_dir, restored))
+    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=keep_checkpoints)
     return BuiltRun(run_dir, spec, zoo_data.info(spec["dataset"]), strategy, chief, model,
                     settings, manager)
 
@@ -222,7 +244,7 @@ def fit_run(run: BuiltRun, *, checkpoint_every: int, verbose: int,
     callbacks += ([history] if history else []) + list(extra_callbacks)
     if done < total_steps:
         data = zoo_data.load(run.spec["dataset"], batch_size=int(run.settings["batch_size"]),
-                             seed=run.spec["seed"] + done,
+                             seed=run.spec["seed"], start=batches_done(run.model),
                              with_labels=getattr(run.model, "conditional", False),
                              image_size=run.settings.get("image_size"))
         fit = fit_custom_loop if isinstance(
@@ -236,6 +258,33 @@ def fit_run(run: BuiltRun, *, checkpoint_every: int, verbose: int,
             f"{run.spec['model']} on {run.spec['dataset']}: {guard.message} "
             f"({run.manager.latest_checkpoint or 'no checkpoint yet'})")
     return history
+
+
+def batches_done(model: keras.Model) -> int:
+    """Batches a run has consumed: one per training step, which makes `generator_steps`
+    generator updates in a variant that has k > 1 (vgan). A resumed run's data stream starts
+    there, so it continues the stream an uninterrupted run would have read."""
+    return zoo_callbacks.training_step(model) // int(model.config.get("generator_steps", 1))
+
+
+def finished_result(run: BuiltRun) -> RunResult | None:
+    """The result of a run that already reached its `steps` and wrote metrics.json (so a
+    second start trains, measures and exports nothing); None if there is work to do.
+
+    Raises ValueError if the run is past the `steps` asked for.
+    """
+    total, done = int(run.settings["steps"]), run.done
+    if done > total:
+        raise ValueError(f"run_dir {run.run_dir!r} holds a run at step {done}, past the "
+                         f"steps={total} asked for; ask for more steps or use another run_dir")
+    path = os.path.join(run.run_dir, rundir.METRICS_FILE)
+    if done < total or not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        metrics = json.load(handle)
+    shown = {k: v for k, v in metrics.items() if k not in rundir.RECORD_KEYS}
+    return RunResult(run.run_dir, run.spec["model"], run.spec["dataset"], done, 0.0, shown,
+                     model=run.model, finished_before=True)
 
 
 def final_measurement(model: keras.Model, dataset: str, *, final_metrics: bool = True,
@@ -281,7 +330,8 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
           checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, verbose: int = 1,
           extra_callbacks: Sequence[keras.callbacks.Callback] = (),
           metrics_every: int | None = None, final_metrics: bool = True,
-          final_metrics_samples: int | None = None) -> RunResult:
+          final_metrics_samples: int | None = None,
+          keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS, restart: bool = False) -> RunResult:
     """Trains `model_name` on `dataset` in `run_dir`, resuming from its last checkpoint.
 
     The four phases of the module docstring, in turn. `extra_callbacks` join the trainer's
@@ -291,7 +341,10 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
     metrics.json as its "history". `final_metrics` (False: skip) and `final_metrics_samples`
     (generated images of the image metrics, default 10,000) set metrics.json's measurement.
     The result's `seconds` are the training's, the final measurement not included; its
-    `model` is the trained model (for the command line's export).
+    `model` is the trained model (for the command line's export). A run that already
+    reached `steps` returns at once (`RunResult.finished_before`); the newest
+    `keep_checkpoints` checkpoints are kept; `restart` sets existing checkpoints aside and
+    trains from step 0 (nothing else ever starts over them: `zoo.checkpoints`).
 
     Raises `TrainingDiverged` (after keeping the last good checkpoint) if a loss
     becomes NaN or infinite.
@@ -304,8 +357,15 @@ def train(model_name: str, dataset: str, run_dir: str, *, steps: int | None = No
         overrides["batch_size"] = int(batch_size)
     if checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every must be positive, got {checkpoint_every}")
+    if keep_checkpoints <= 0:
+        raise ValueError(f"keep_checkpoints must be positive, got {keep_checkpoints}")
     spec = prepare_run_dir(run_dir, model_name, dataset, seed, overrides)
-    run = build_and_restore(run_dir, spec, overrides, strategy)
+    run = build_and_restore(run_dir, spec, overrides, strategy,
+                            keep_checkpoints=keep_checkpoints, restart=restart)
+    finished = finished_result(run)
+    if finished is not None:
+        logger.info("%s", finished.summary())
+        return finished
     started = time.time()
     history = fit_run(run, checkpoint_every=checkpoint_every, verbose=verbose,
                       extra_callbacks=extra_callbacks, metrics_every=metrics_every)

@@ -63,6 +63,7 @@ class LoadRequest:
     image_size: int | None
     repeat: bool
     options: Mapping[str, Any] = field(default_factory=dict)
+    start: int = 0
 
 
 class Source(Protocol):

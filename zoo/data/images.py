@@ -3,7 +3,7 @@
 Pipeline, per example: uint8 image [h, w, c] -> float32 -> optional central crop ->
 bilinear (antialiased) resize to the output size when it differs -> x = clip(p / 127.5 - 1, -1, 1),
 so pixel values 0..255 map onto [-1, 1]. Examples are shuffled (seeded buffer), repeated,
-preprocessed in parallel (order kept), batched with `drop_remainder=True` and prefetched.
+skipped up to batch `start` for a resumed run, preprocessed in parallel (order kept), batched with `drop_remainder=True` and prefetched.
 
 TFDS datasets and their splits ("train" / "test" here -> the TFDS split):
     mnist       28x28x1  train / test
@@ -61,6 +61,8 @@ def image_pipeline(examples: tf.data.Dataset, request: LoadRequest, *, out_shape
         examples = examples.shuffle(buffer_size, seed=request.seed, reshuffle_each_iteration=True)
     if request.repeat:
         examples = examples.repeat()
+    if request.start:  # the same stream from batch `start` (raw examples: skipped cheaply)
+        examples = examples.skip(request.start * request.batch_size)
     examples = examples.map(preprocess_labelled if request.with_labels else preprocess,
                             num_parallel_calls=tf.data.AUTOTUNE)
     return examples.batch(request.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -62,13 +62,13 @@ class MixtureSource:
                     f"image_size applies to image datasets only; {self.info.name!r} is a mixture")
         num_examples = request.options["num_examples"]
         if request.repeat:
-            steps = tf.data.Dataset.counter(dtype=tf.int64)
+            steps = tf.data.Dataset.counter(start=request.start, dtype=tf.int64)
         else:
             num_batches = int(num_examples) // request.batch_size
             if num_batches <= 0:
                 raise ValueError(f"num_examples={num_examples!r} holds no full batch of "
                                  f"{request.batch_size}")
-            steps = tf.data.Dataset.range(num_batches)
+            steps = tf.data.Dataset.range(request.start, num_batches)
 
         centers = tf.constant(self.info.centers, tf.float32)
         std = float(self.info.std)
