@@ -107,7 +107,6 @@ def main(argv: list[str]) -> int:
             keep_checkpoints=FLAGS.keep_checkpoints, restart=FLAGS.restart)
     except (ValueError, trainer.TrainingDiverged, checkpoints.NoIntactCheckpoint,
             OSError) as error:
-        logging.error("%s", error)
         print(f"error: {error}", file=sys.stderr)
         return 1
     if FLAGS.export and trainer.is_chief(strategy) and not result.finished_before:
