@@ -95,8 +95,6 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--model=nope"], "unknown model 'nope'; valid names: .*gan"),
-    (["--dataset=nope"], "unknown dataset 'nope'; valid names: .*ring8"),
     (["--set=learning_rat=1"], "unknown .*learning_rat"),
     (["--set=novalue"], "KEY=VALUE"),
 ])
@@ -173,6 +171,29 @@ def test_cli_help_answers_at_once_before_tensorflow_loads():
     assert "--[no]final_metrics" in done.stdout and "--final_metrics_samples" in done.stdout
     assert seconds < 4, seconds  # importing TensorFlow alone takes longer than this
     assert done.stderr == ""
+
+
+def test_cli_list_and_unknown_names_answer_before_tensorflow_loads():
+    """The catalog the command line lists equals the registries, and answers at once."""
+    from zoo import catalog, data
+    from zoo.models import MODELS
+
+    assert list(catalog.MODELS) == MODELS.names() and list(catalog.DATASETS) == data.names()
+    done, seconds = run_cli("--list")
+    assert done.returncode == 0 and ", ".join(catalog.MODELS) in done.stdout, done.stderr
+    assert seconds < 4, seconds
+    for flag in ("--model=gann", "--dataset=ring9"):
+        done, seconds = run_cli(flag)
+        assert done.returncode == 2 and seconds < 4, (flag, seconds, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and flag.split("=")[1] in done.stderr
+
+
+def test_pretrained_list_answers_before_tensorflow_loads():
+    started = time.time()
+    done = subprocess.run([sys.executable, "-m", "zoo.pretrained", "list"], cwd=REPO_ROOT,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "gan-ring8" in done.stdout, done.stderr
+    assert time.time() - started < 4
 
 
 @pytest.mark.parametrize("flag,named", [("--nope", "nope"), ("--steps=abc", "--steps"),

@@ -19,7 +19,7 @@ import sys  # noqa: E402
 from absl import app, flags  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
-from zoo import cli, strategies  # noqa: E402  (neither imports TensorFlow)
+from zoo import catalog, cli, strategies  # noqa: E402  (none imports TensorFlow)
 
 FLAGSHIP = "aan"
 
@@ -77,13 +77,22 @@ def parse_overrides(pairs: list[str]) -> dict:
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
+    if FLAGS.list:  # answered from the catalog, before TensorFlow loads
+        print("models:  ", ", ".join(catalog.MODELS))
+        print("datasets:", ", ".join(catalog.DATASETS))
+        return 0
+    for flag, known in (("model", catalog.MODELS), ("dataset", catalog.DATASETS)):
+        if FLAGS[flag].value not in known:
+            print(f"usage error: --{flag}={FLAGS[flag].value!r} is not one of: "
+                  f"{', '.join(known)}", file=sys.stderr)
+            return 2
     cli.import_tensorflow_quietly()
     strategy = strategies.make_strategy(FLAGS.strategy, FLAGS.logical_cpus)
     # Imported after the devices are configured (splitting the CPU must come first).
     import tensorflow as tf
 
     from export import export_generator
-    from zoo import checkpoints, data, models, trainer
+    from zoo import checkpoints, data, trainer
 
     # TensorFlow's own INFO chatter (saver, fingerprint) goes through absl logging; the
     # zoo's INFO messages (e.g. "resumed from ...") stay visible.
@@ -92,10 +101,6 @@ def main(argv: list[str]) -> int:
         logging.getLogger(package).setLevel(logging.INFO)
     tf.get_logger().setLevel(logging.WARNING)
 
-    if FLAGS.list:
-        print("models:  ", ", ".join(models.MODELS.names()))
-        print("datasets:", ", ".join(data.names()))
-        return 0
     run_dir = FLAGS.run_dir or f"runs/{FLAGS.model}_{FLAGS.dataset}"
     try:
         result = trainer.train(

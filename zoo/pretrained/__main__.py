@@ -18,7 +18,6 @@ import sys  # noqa: E402
 from absl import app, flags  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
-from zoo.pretrained import build as builder  # noqa: E402
 from zoo.pretrained import manifest  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -39,6 +38,8 @@ def main(argv: list[str]) -> int:
         absl_logging.set_verbosity(absl_logging.WARNING)
         logging.getLogger("zoo").setLevel(logging.INFO)
         name = command[1]
+        from zoo.pretrained import build as builder  # Keras and TensorFlow: only here
+
         if command[0] == "build":
             entry = builder.build(name, FLAGS.work_dir or os.path.join("runs", "pretrained",
                                                                        name),

@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from zoo import trainer
 from zoo.metrics import report
-from zoo.pretrained import build_variant, load, manifest
+from zoo.pretrained import manifest
+from zoo.pretrained.loading import build_variant, load
 from zoo.pretrained.checksum import sha256_of
 
 logger = logging.getLogger(__name__)

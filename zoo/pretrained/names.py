@@ -1,0 +1,2 @@
+"""The `weights` value meaning an entry's own verified weights."""
+PRETRAINED = "pretrained"
