@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import rest_call
+from conftest import rest_call, train_and_export
 from export import export_generator
 from zoo import data, trainer
 from zoo.metrics.mixture import nearest_modes
@@ -97,14 +97,14 @@ def test_cgan_puts_each_label_on_its_own_mode():
 def cgan_run(tmp_path_factory):
     """A 30-step cgan on ring8 through the trainer, exported as version 1."""
     run_dir = str(tmp_path_factory.mktemp("cgan_run"))
-    result = trainer.train("cgan", "ring8", run_dir, steps=30, batch_size=64,
+    result = train_and_export("cgan", "ring8", run_dir, steps=30, batch_size=64,
                            overrides={"generator_hidden": [16], "discriminator_hidden": [16]},
                            verbose=0)
     return result
 
 
 def test_trainer_loads_labels_and_exports_a_labels_input(cgan_run):
-    assert cgan_run.steps == 30 and cgan_run.metrics["num_samples"] == 2500
+    assert cgan_run.steps == 30 and cgan_run.metrics["protocol"]["mixture"]["num_samples"] == 2500
     loaded = tf.saved_model.load(cgan_run.export_path)
     sample = loaded.signatures["sample"]
     assert set(sample.structured_input_signature[1]) == {"seed", "labels"}

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import train_and_export
+
 from zoo import data, trainer
 from zoo.addons import ema
 from zoo.models import GAN, build
@@ -97,8 +99,8 @@ def test_checkpoint_and_export_serve_the_average(tmp_path):
     both signatures of the SavedModel serve the averaged generator, not G."""
     run_dir = str(tmp_path / "run")
     overrides = dict(TINY, generator_ema=0.9)
-    trainer.train("gan", "ring8", run_dir, steps=20, overrides=overrides, checkpoint_every=10,
-                  verbose=0)
+    train_and_export("gan", "ring8", run_dir, steps=20, overrides=overrides, checkpoint_every=10,
+                     verbose=0)
     model = trainer.load_run(run_dir)
     averaged = model.addon("generator_ema").average.average
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(run_dir,

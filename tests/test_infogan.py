@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import train_and_export
+
 from zoo import data, trainer
 from zoo.models import build
 from zoo.models.infogan import LatentCodes, information_lower_bound
@@ -135,8 +137,9 @@ def test_q_recovers_the_categorical_code_on_ring8():
 
 
 def test_infogan_on_images_runs_from_the_trainer_and_exports(tmp_path):
-    result = trainer.train("infogan", "fashion_mnist", str(tmp_path), steps=2, batch_size=8,
-                           overrides={"width": 8, "latent_dim": 6, "q_hidden": [8]}, verbose=0)
+    result = train_and_export("infogan", "fashion_mnist", str(tmp_path), steps=2, batch_size=8,
+                              overrides={"width": 8, "latent_dim": 6, "q_hidden": [8]},
+                              verbose=0, final_metrics=False)
     model = trainer.load_run(result.run_dir)
     assert model.generator.inputs[0].shape[-1] == 6 + 10 + 2
     assert model.d_optimizer.learning_rate.numpy() == pytest.approx(2e-4)

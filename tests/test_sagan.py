@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import classifier_distances, serve, untrained_and_trained
-from zoo import data, trainer
+from conftest import classifier_distances, serve, train_and_export, untrained_and_trained
+from zoo import data
 from zoo.metrics.images import reference_images
 from zoo.models import build
 from zoo.networks import attention, spectral
@@ -95,8 +95,8 @@ def test_sagan_defaults_sn_everywhere_attention_at_16_and_ttur():
 def run(tmp_path_factory):
     """A tiny SAGAN on Fashion-MNIST at 16x16 (exported): (run_dir, result)."""
     run_dir = str(tmp_path_factory.mktemp("sagan"))
-    result = trainer.train("sagan", "fashion_mnist", run_dir, steps=STEPS, overrides=RUN,
-                           verbose=0)
+    result = train_and_export("sagan", "fashion_mnist", run_dir, steps=STEPS, overrides=RUN,
+                              verbose=0, final_metrics=False)
     return run_dir, result
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import classifier_distances, serve, untrained_and_trained
-from zoo import data, losses, trainer
+from conftest import classifier_distances, serve, train_and_export, untrained_and_trained
+from zoo import data, losses
 from zoo.metrics.images import reference_images
 from zoo.models import build
 from zoo.networks import resnet, spectral
@@ -152,8 +152,8 @@ def test_sngan_defaults_and_bad_inputs():
 def run(tmp_path_factory):
     """A tiny SNGAN on Fashion-MNIST at 16x16, n_dis = 5 (exported): (run_dir, result)."""
     run_dir = str(tmp_path_factory.mktemp("sngan"))
-    result = trainer.train("sngan", "fashion_mnist", run_dir, steps=STEPS, overrides=RUN,
-                           verbose=0)
+    result = train_and_export("sngan", "fashion_mnist", run_dir, steps=STEPS, overrides=RUN,
+                              verbose=0, final_metrics=False)
     return run_dir, result
 
 

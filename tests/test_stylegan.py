@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import train_and_export
+
 from zoo import data, losses, trainer
 from zoo.metrics.images import fashion_mnist_scores
 from zoo.models import build
@@ -193,8 +195,8 @@ def test_bad_settings_name_the_value():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("tiny_stylegan"))
-    trainer.train("stylegan", "fashion_mnist", run_dir, steps=150, batch_size=16,
-                  overrides=dict(TINY, learning_rate=2e-3), verbose=0)
+    train_and_export("stylegan", "fashion_mnist", run_dir, steps=150, batch_size=16,
+                     overrides=dict(TINY, learning_rate=2e-3), verbose=0, final_metrics=False)
     return run_dir
 
 

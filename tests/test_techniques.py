@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO_ROOT, subprocess_env
+from conftest import REPO_ROOT, subprocess_env, train_and_export
 from zoo import data, trainer
 from zoo.models import GAN, build
 from zoo.networks import mlp
@@ -317,8 +317,8 @@ def test_vbn_generator_samples_each_example_independently_of_its_batch(tmp_path)
 def test_vbn_reference_is_saved_and_exported(tmp_path):
     run_dir = str(tmp_path / "run")
     overrides = dict(TINY_DCGAN, virtual_batch_norm={"reference_size": 8})
-    result = trainer.train("dcgan", "fashion_mnist", run_dir, steps=2, overrides=overrides,
-                           verbose=0, seed=4)
+    result = train_and_export("dcgan", "fashion_mnist", run_dir, steps=2, overrides=overrides,
+                              verbose=0, seed=4, final_metrics=False)
     restored = trainer.load_run(run_dir)
     fresh = build("dcgan", data.info("fashion_mnist"), overrides, seed=4)
     np.testing.assert_array_equal(
