@@ -13,7 +13,7 @@ FASHION = data.info("fashion_mnist")
 # Small networks, where a variant has the keys (only those present are set).
 SMALL = dict(generator_hidden=[16], discriminator_hidden=[16], feature_hidden=[16],
              head_hidden=[16], width=8, feature_units=16, rbm_hidden=8, latent_dim=8,
-             gibbs_steps=2)
+             gibbs_steps=2, d_width=8, w_dim=8, mapping_depth=1, max_width=8)
 
 
 def dataset_for(name):
