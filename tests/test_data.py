@@ -6,6 +6,7 @@ import gzip
 import math
 import os
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -295,3 +296,17 @@ def test_pipeline_maps_pixels_to_unit_range_and_center_crops():
     (x,) = list(ds.as_numpy_iterator())
     assert x.shape == (1, 64, 64, 3)
     np.testing.assert_allclose(x, 1.0, atol=1e-5)  # the crop kept exactly the white centre
+
+
+def test_a_dataset_not_prepared_offline_fails_at_once_naming_how_to_get_it(tmp_path,
+                                                                          monkeypatch):
+    """TFDS would retry its download for minutes without a network; the zoo asks first."""
+    from zoo.data import images
+
+    monkeypatch.setattr(images, "host_reachable", lambda address, timeout=3.0: False)
+    started = time.time()
+    with pytest.raises(ValueError, match=r"'mnist' is not prepared in .* `tfds build mnist`"):
+        zoo.data.load("mnist", 2, data_dir=str(tmp_path))
+    assert time.time() - started < 10
+    with pytest.raises(ValueError, match="download=False"):
+        zoo.data.load("mnist", 2, data_dir=str(tmp_path), download=False)

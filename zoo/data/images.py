@@ -17,6 +17,7 @@ TFDS datasets and their splits ("train" / "test" here -> the TFDS split):
 """
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -26,6 +27,16 @@ import tensorflow_datasets as tfds
 from zoo.data.base import DATASETS, DatasetInfo, LoadRequest
 
 SHUFFLE_BUFFER = 10_000
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where TFDS downloads most datasets from
+
+
+def host_reachable(address: tuple[str, int], timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to (host, port) opens within `timeout` seconds."""
+    try:
+        socket.create_connection(address, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 CELEBA_CROP = 160
 
 
@@ -70,9 +81,30 @@ def image_pipeline(examples: tf.data.Dataset, request: LoadRequest, *, out_shape
 
 def tfds_examples(tfds_name: str, tfds_split: str, request: LoadRequest, *,
                   data_dir: str | None, download: bool) -> tf.data.Dataset:
-    """Loads `tfds_name[tfds_split]` as `image` or `(image, label)` elements (seeded file order)."""
-    ds = tfds.load(tfds_name, split=tfds_split, shuffle_files=request.shuffle, data_dir=data_dir,
-                   download=download, read_config=tfds.ReadConfig(shuffle_seed=request.seed))
+    """Loads `tfds_name[tfds_split]` as `image` or `(image, label)` elements (seeded file order).
+
+    What is prepared in `data_dir` is read as it is; only a dataset that is not there is
+    downloaded, and only after `DOWNLOAD_HOST` answers (TFDS itself would retry for minutes
+    offline): otherwise a one-line ValueError says how to get the data.
+    """
+    def load(download_now: bool) -> tf.data.Dataset:
+        return tfds.load(tfds_name, split=tfds_split, shuffle_files=request.shuffle,
+                         data_dir=data_dir, download=download_now,
+                         read_config=tfds.ReadConfig(shuffle_seed=request.seed))
+
+    try:
+        ds = load(False)
+    except AssertionError:  # TFDS: "could not find data in DATA_DIR"
+        if not download:
+            raise ValueError(f"dataset {tfds_name!r} is not prepared in "
+                             f"{data_dir or '~/tensorflow_datasets'} and download=False") from None
+        if not host_reachable(DOWNLOAD_HOST):
+            raise ValueError(
+                f"dataset {tfds_name!r} is not prepared in {data_dir or '~/tensorflow_datasets'} "
+                f"and {DOWNLOAD_HOST[0]} cannot be reached to download it: run `tfds build "
+                f"{tfds_name}` on a machine with network and copy its folder there (or "
+                "pass data_dir)") from None
+        ds = load(True)
     if request.with_labels:
         return ds.map(lambda ex: (ex["image"], ex["label"]))
     return ds.map(lambda ex: ex["image"])
