@@ -30,6 +30,16 @@ Signatures (method `tensorflow/serving/predict`):
     outputs: as `serving_default`. The same seed (and extras) always gives the same
              sample, up to float rounding that may differ with the batch it rides in.
 """
-from export.exporter import export_generator
+from typing import Any
 
 __all__ = ["export_generator"]
+
+
+def __getattr__(name: str) -> Any:
+    """`export_generator` imports TensorFlow on first use, so that `python -m export --help`
+    and its usage errors answer at once."""
+    if name == "export_generator":
+        from export.exporter import export_generator
+
+        return export_generator
+    raise AttributeError(f"module 'export' has no attribute {name!r}")

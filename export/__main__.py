@@ -7,10 +7,14 @@ Prints the new version directory.
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from absl import app
 from absl import flags
+from absl import logging as absl_logging
+
+from zoo import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("run_dir", None, "A zoo run directory (config.json + checkpoints/).")
@@ -23,8 +27,11 @@ flags.DEFINE_integer("version", None, "Version number; default: one more than th
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    # Imported here so that `--help` does not pay for TensorFlow.
-    from export import export_generator
+    # Imported here so that `--help` does not pay for TensorFlow; its start-up noise filtered.
+    cli.import_tensorflow_quietly()
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    from export.exporter import export_generator
     from zoo import data, trainer
 
     with open(os.path.join(FLAGS.run_dir, trainer.CONFIG_FILE)) as handle:
@@ -37,4 +44,4 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
     # Required here, so that importing the module parses anywhere.
     flags.mark_flags_as_required(["run_dir", "model_base_path", "model_name"])
-    app.run(main)
+    app.run(main, flags_parser=cli.parse_flags)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -199,6 +200,20 @@ def test_command_line_exports_a_run(tiny_gan_run, tmp_path):
     path = os.path.join(str(tmp_path), "ring", "3")
     assert done.stdout.strip().splitlines()[-1] == path
     assert set(meta_graph(path).signature_def) >= {"serving_default", "sample"}
+    # Quiet: no TensorFlow start-up, CUDA, oneDNN or saver INFO lines on a CPU machine.
+    assert done.stderr.strip() == "", done.stderr[-2000:]
+
+
+def test_command_line_help_and_usage_errors_answer_before_tensorflow_loads():
+    started = time.time()
+    done = subprocess.run([sys.executable, "-m", "export", "--help"], cwd=REPO_ROOT,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--model_base_path" in done.stdout, done.stderr
+    missing = subprocess.run([sys.executable, "-m", "export", "--model_name=x"], cwd=REPO_ROOT,
+                             env=subprocess_env(), capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "run_dir" in missing.stderr
+    assert time.time() - started < 8  # two starts; importing TensorFlow alone takes longer
 
 
 def test_a_runs_trained_model_exports_as_its_checkpoint_restores(tmp_path):

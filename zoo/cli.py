@@ -37,7 +37,8 @@ def parse_flags(argv: list[str]) -> list[str]:
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
-        print(f"usage error: {error}", file=sys.stderr)
+        reasons = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"usage error: {reasons}", file=sys.stderr)
         sys.exit(2)
 
 
