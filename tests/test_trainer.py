@@ -178,7 +178,9 @@ def test_cli_list_and_unknown_names_answer_before_tensorflow_loads():
     from zoo import catalog, data
     from zoo.models import MODELS
 
-    assert list(catalog.MODELS) == MODELS.names() and list(catalog.DATASETS) == data.names()
+    shipped = [n for n in MODELS.names() if MODELS.get(n).__module__.startswith("zoo.")]
+    assert list(catalog.MODELS) == shipped  # (other tests register models of their own)
+    assert list(catalog.DATASETS) == data.names()
     done, seconds = run_cli("--list")
     assert done.returncode == 0 and ", ".join(catalog.MODELS) in done.stdout, done.stderr
     assert seconds < 4, seconds
