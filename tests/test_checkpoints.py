@@ -83,6 +83,8 @@ def test_a_lost_state_file_loses_no_work(tmp_path, uninterrupted, damage, caplog
             handle.write("garbage {{{\n")
     else:
         os.remove(state)
+    assert_same_weights(weights(tmp_path), uninterrupted[40])  # readers find it too
+    assert os.path.exists(state) == (damage == "garbled")  # and write nothing
     result = run(tmp_path, 50)
     assert result.steps == 50
     assert_same_weights(weights(tmp_path), uninterrupted[50])

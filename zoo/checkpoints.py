@@ -89,18 +89,28 @@ def _state_steps(directory: str) -> list[int] | None:
     return [int(m.group(1)) for m in found if m] or None
 
 
-def restore_newest_intact(checkpoint: tf.train.Checkpoint, directory: str) -> int | None:
+def restore_newest_intact(checkpoint: tf.train.Checkpoint, directory: str, *,
+                          repair: bool = True) -> int | None:
     """Restores the newest checkpoint in `directory` that reads back whole into `checkpoint`
     and returns its step (None for a directory without checkpoints).
 
+    With `repair` (the training run that owns the directory), leftovers of killed saves are
+    removed and the state file is rewritten after a recovery; without it (a reader such as
+    `zoo.trainer.load_run`, possibly while the run trains) nothing is written and values of
+    the checkpoint that `checkpoint` does not use are not warned about.
+
     Raises `NoIntactCheckpoint` if there are checkpoints but none is intact.
     """
-    clean_leftovers(directory)
+    if repair:
+        clean_leftovers(directory)
     steps = steps_on_disk(directory)
     damaged = []
     for step in reversed(steps):
         try:
-            checkpoint.restore(prefix(directory, step)).assert_existing_objects_matched()
+            status = checkpoint.restore(prefix(directory, step))
+            status.assert_existing_objects_matched()
+            if not repair:
+                status.expect_partial()
         except _UNREADABLE as error:
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
             logger.warning("checkpoint %s is damaged (%s); trying the one before it",
@@ -108,7 +118,7 @@ def restore_newest_intact(checkpoint: tf.train.Checkpoint, directory: str) -> in
             damaged.append(step)
             continue
         intact = [s for s in steps if s <= step and s not in damaged]
-        if _state_steps(directory) != intact:
+        if repair and _state_steps(directory) != intact:
             write_state(directory, intact)
             logger.warning("checkpoint state file of %s rewritten from the files on disk "
                            "(latest ckpt-%d)", directory, step)

@@ -127,17 +127,18 @@ def checkpoint_for(model: keras.Model) -> tf.train.Checkpoint:
 
 
 def load_run(run_dir: str) -> keras.Model:
-    """Rebuilds a run's model in code from config.json and restores its latest checkpoint.
+    """Rebuilds a run's model in code from config.json and restores its newest intact
+    checkpoint, as a resumed run would (`zoo.checkpoints`), writing nothing.
 
     (A subclassed model's `train_step` does not survive a saved file; the code is the
     model, the checkpoint only its weights.)
     """
     spec = read_spec(run_dir)
     model = build_model(spec, spec["overrides"])
-    latest = tf.train.latest_checkpoint(os.path.join(run_dir, rundir.CHECKPOINTS_DIR))
-    if latest is None:
+    restored = checkpoints.restore_newest_intact(
+        checkpoint_for(model), os.path.join(run_dir, rundir.CHECKPOINTS_DIR), repair=False)
+    if restored is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir!r}/checkpoints")
-    checkpoint_for(model).restore(latest).assert_existing_objects_matched().expect_partial()
     return model
 
 
