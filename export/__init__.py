@@ -32,14 +32,14 @@ Signatures (method `tensorflow/serving/predict`):
 """
 from typing import Any
 
-__all__ = ["export_generator"]
+__all__ = ["export_generator", "export_run_result"]
 
 
 def __getattr__(name: str) -> Any:
-    """`export_generator` imports TensorFlow on first use, so that `python -m export --help`
-    and its usage errors answer at once."""
-    if name == "export_generator":
-        from export.exporter import export_generator
+    """`export_generator` and `export_run_result` import TensorFlow on first use, so that
+    `python -m export --help` and its usage errors answer at once."""
+    if name in __all__:
+        from export import exporter
 
-        return export_generator
+        return getattr(exporter, name)
     raise AttributeError(f"module 'export' has no attribute {name!r}")

@@ -6,9 +6,7 @@ Prints the new version directory.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 
 from absl import app
 from absl import flags
@@ -32,10 +30,9 @@ def main(argv: list[str]) -> None:
     absl_logging.set_verbosity(absl_logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     from export.exporter import export_generator
-    from zoo import data, trainer
+    from zoo import data, rundir, trainer
 
-    with open(os.path.join(FLAGS.run_dir, trainer.CONFIG_FILE)) as handle:
-        dataset = json.load(handle)["spec"]["dataset"]
+    dataset = rundir.read_spec(FLAGS.run_dir)["dataset"]
     model = trainer.load_run(FLAGS.run_dir)
     print(export_generator(model, FLAGS.model_base_path, FLAGS.model_name, FLAGS.version,
                            kind=data.info(dataset).kind))

@@ -1,4 +1,5 @@
-"""`export_generator`: a zoo model's generator as a self-contained, versioned SavedModel."""
+"""`export_generator`: a zoo model's generator as a self-contained, versioned SavedModel;
+`export_run_result`: the step `python -m zoo.train` takes after a run."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,7 @@ import os
 from typing import Any
 
 from export import layout
-from zoo import signatures
+from zoo import data, signatures
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +34,13 @@ def export_generator(model: Any, model_base_path: str, model_name: str,
     logger.info("exported %s generator to %s", kind, path)
     return path
 
+
+
+def export_run_result(result: Any) -> str:
+    """Exports a `zoo.trainer.RunResult`'s trained model as the next version of
+    RUN_DIR/export/MODEL_DATASET (what `python -m zoo.train` does after the run) and records
+    the path on the result."""
+    result.export_path = export_generator(
+        result.model, os.path.join(result.run_dir, "export"),
+        f"{result.model_name}_{result.dataset}", kind=data.info(result.dataset).kind)
+    return result.export_path

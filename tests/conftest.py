@@ -22,13 +22,11 @@ def subprocess_env(**extra: str) -> dict:
 def train_and_export(*args, **kwargs):
     """`zoo.trainer.train`, then the command line's step after the run: the generator exported
     under RUN_DIR/export/MODEL_DATASET/ (version 1), its path set on the result."""
-    from export import export_generator
-    from zoo import data, trainer
+    from export import export_run_result
+    from zoo import trainer
 
     result = trainer.train(*args, **kwargs)
-    result.export_path = export_generator(
-        result.model, os.path.join(result.run_dir, "export"),
-        f"{result.model_name}_{result.dataset}", kind=data.info(result.dataset).kind)
+    export_run_result(result)
     return result
 
 

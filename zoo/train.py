@@ -2,7 +2,7 @@
 
 With no flags it runs the main job: the flagship model on `ring8`, in minutes on a CPU.
 Trains with `zoo.trainer.train`, then (the chief only, unless --noexport) exports the
-generator with `export.export_generator`: design: exporting is the command line's step after
+generator with `export.export_run_result`: design: exporting is the command line's step after
 the run, so that the trainer library never imports `export` (which imports the trainer).
 """
 from __future__ import annotations
@@ -91,8 +91,8 @@ def main(argv: list[str]) -> int:
     # Imported after the devices are configured (splitting the CPU must come first).
     import tensorflow as tf
 
-    from export import export_generator
-    from zoo import checkpoints, data, trainer
+    from export import export_run_result
+    from zoo import checkpoints, trainer
 
     # TensorFlow's own INFO chatter (saver, fingerprint) goes through absl logging; the
     # zoo's INFO messages (e.g. "resumed from ...") stay visible.
@@ -115,9 +115,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if FLAGS.export and trainer.is_chief(strategy) and not result.finished_before:
-        result.export_path = export_generator(
-            result.model, os.path.join(run_dir, "export"), f"{FLAGS.model}_{FLAGS.dataset}",
-            kind=data.info(FLAGS.dataset).kind)
+        export_run_result(result)
     print(result.summary())
     return 0
 

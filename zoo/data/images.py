@@ -3,7 +3,8 @@
 Pipeline, per example: uint8 image [h, w, c] -> float32 -> optional central crop ->
 bilinear (antialiased) resize to the output size when it differs -> x = clip(p / 127.5 - 1, -1, 1),
 so pixel values 0..255 map onto [-1, 1]. Examples are shuffled (seeded buffer), repeated,
-skipped up to batch `start` for a resumed run, preprocessed in parallel (order kept), batched with `drop_remainder=True` and prefetched.
+skipped up to batch `start` for a resumed run, preprocessed in parallel (order kept),
+batched with `drop_remainder=True` and prefetched.
 
 TFDS datasets and their splits ("train" / "test" here -> the TFDS split):
     mnist       28x28x1  train / test
@@ -27,6 +28,7 @@ import tensorflow_datasets as tfds
 from zoo.data.base import DATASETS, DatasetInfo, LoadRequest
 
 SHUFFLE_BUFFER = 10_000
+CELEBA_CROP = 160
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where TFDS downloads most datasets from
 
 
@@ -37,7 +39,6 @@ def host_reachable(address: tuple[str, int], timeout: float = 3.0) -> bool:
         return True
     except OSError:
         return False
-CELEBA_CROP = 160
 
 
 def check_labels(info: DatasetInfo, request: LoadRequest,
@@ -95,15 +96,14 @@ def tfds_examples(tfds_name: str, tfds_split: str, request: LoadRequest, *,
     try:
         ds = load(False)
     except AssertionError:  # TFDS: "could not find data in DATA_DIR"
+        missing = f"dataset {tfds_name!r} is not prepared in {data_dir or '~/tensorflow_datasets'}"
         if not download:
-            raise ValueError(f"dataset {tfds_name!r} is not prepared in "
-                             f"{data_dir or '~/tensorflow_datasets'} and download=False") from None
+            raise ValueError(f"{missing} and download=False") from None
         if not host_reachable(DOWNLOAD_HOST):
             raise ValueError(
-                f"dataset {tfds_name!r} is not prepared in {data_dir or '~/tensorflow_datasets'} "
-                f"and {DOWNLOAD_HOST[0]} cannot be reached to download it: run `tfds build "
-                f"{tfds_name}` on a machine with network and copy its folder there (or "
-                "pass data_dir)") from None
+                f"{missing} and {DOWNLOAD_HOST[0]} cannot be reached to download it: run "
+                f"`tfds build {tfds_name}` on a machine with network and copy its folder "
+                "there (or pass data_dir)") from None
         ds = load(True)
     if request.with_labels:
         return ds.map(lambda ex: (ex["image"], ex["label"]))
