@@ -11,11 +11,14 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 
+import zoo.data
 from conftest import REPO_ROOT, subprocess_env
 from zoo import checkpoints, trainer
+from zoo.models import build
 
 TINY = dict(generator_hidden=[16], discriminator_hidden=[16], batch_size=32)
 IMAGES = dict(width=8, latent_dim=16, batch_size=8)
@@ -71,6 +74,45 @@ def test_an_image_run_resumes_exactly_too(tmp_path):
     run(tmp_path / "parts", 2, "dcgan", "fashion_mnist", IMAGES, checkpoint_every=2)
     run(tmp_path / "parts", 4, "dcgan", "fashion_mnist", IMAGES, checkpoint_every=2)
     assert_same_weights(weights(tmp_path / "parts"), weights(tmp_path / "whole"))
+
+
+class _StopAtEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("model,dataset,overrides", [("gan", "ring8", TINY),
+                                                     ("vgan", "ring8", TINY),
+                                                     ("dcgan", "fashion_mnist", IMAGES)])
+def test_backup_and_restore_in_your_own_fit_resumes_exactly(tmp_path, model, dataset,
+                                                            overrides):
+    """A user's `fit` with `keras.callbacks.BackupAndRestore`, interrupted after 2 of 4 epochs
+    and started again, ends with the uninterrupted fit's weights: the model is restored in
+    `on_train_begin`, and `zoo.data.load(start=model)` reads where its stream continues."""
+    config = {k: v for k, v in overrides.items() if k != "batch_size"}
+    if model == "vgan":
+        config["generator_steps"] = 2
+
+    def fit(callbacks):
+        keras.utils.set_random_seed(0)
+        gan = build(model, zoo.data.info(dataset), config, seed=0)
+        gan.compile()
+        data = zoo.data.load(dataset, overrides["batch_size"], start=gan)
+        gan.fit(data, steps_per_epoch=3, epochs=4, verbose=0, callbacks=callbacks)
+        return gan
+
+    whole = fit([])
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(KeyboardInterrupt):
+        fit([backup, _StopAtEpoch(2)])
+    resumed = fit([keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
+    assert int(resumed.batches_trained()) == 12
+    assert_same_weights([w.numpy() for w in resumed.weights], [w.numpy() for w in whole.weights])
 
 
 @pytest.mark.parametrize("damage", ["garbled", "deleted"])

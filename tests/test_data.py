@@ -136,6 +136,32 @@ def test_mixture_stream_is_reproducible_from_seed_and_split():
     assert not np.allclose(a[0][0], a[1][0])  # consecutive batches differ
 
 
+class _Follow:
+    """Stands in for a model: `batches_trained()` reads a variable."""
+
+    def __init__(self, value):
+        self.count = tf.Variable(value, dtype=tf.int64)
+
+    def batches_trained(self):
+        return self.count
+
+
+@pytest.mark.parametrize("name", ["ring8", "fashion_mnist"])
+def test_start_is_a_batch_count_or_a_model_read_when_iteration_begins(name):
+    if name == "fashion_mnist" and not os.path.isdir(DEBIAN_DIR):
+        pytest.skip("dataset-fashion-mnist is not installed")
+    ten = first_batches(zoo.data.load(name, 16), 10)
+    np.testing.assert_array_equal(first_batches(zoo.data.load(name, 16, start=7), 1)[0], ten[7])
+    follow = _Follow(2)
+    following = zoo.data.load(name, 16, start=follow)
+    follow.count.assign(5)  # read when iteration begins, not when the dataset is made
+    np.testing.assert_array_equal(first_batches(following, 2), ten[5:7])
+    with pytest.raises(ValueError, match="start must be a non-negative integer or a zoo model"):
+        zoo.data.load(name, 16, start=-1)
+    with pytest.raises(ValueError, match="got 'x'"):
+        zoo.data.load(name, 16, start="x")
+
+
 def test_mixture_repeat_false_is_one_fixed_pass_and_repeat_true_is_endless():
     ds = zoo.data.load("mixture1d", 64, repeat=False, num_examples=1000)
     first, second = list(ds.as_numpy_iterator()), list(ds.as_numpy_iterator())

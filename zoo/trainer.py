@@ -265,7 +265,7 @@ def batches_done(model: keras.Model) -> int:
     """Batches a run has consumed: one per training step, which makes `generator_steps`
     generator updates in a variant that has k > 1 (vgan). A resumed run's data stream starts
     there, so it continues the stream an uninterrupted run would have read."""
-    return zoo_callbacks.training_step(model) // int(model.config.get("generator_steps", 1))
+    return int(model.batches_trained())
 
 
 def finished_result(run: BuiltRun) -> RunResult | None:

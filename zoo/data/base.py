@@ -7,7 +7,7 @@ returning the final batched `tf.data.Dataset`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -63,7 +63,18 @@ class LoadRequest:
     image_size: int | None
     repeat: bool
     options: Mapping[str, Any] = field(default_factory=dict)
-    start: int = 0
+    start: Any = 0  # a batch count, or a model whose `batches_trained()` gives it
+
+
+def from_start(request: LoadRequest, stream: Callable[[Any], tf.data.Dataset]) -> tf.data.Dataset:
+    """`stream(start)`, the dataset from batch `start` on. A model as `request.start` is read
+    when iteration begins, inside tf.data (`model.batches_trained()`: a model restored by
+    `keras.callbacks.BackupAndRestore` in `on_train_begin` continues its stream there)."""
+    if isinstance(request.start, int):
+        return stream(request.start)
+    model = request.start
+    return tf.data.Dataset.from_tensors(0).flat_map(
+            lambda _: stream(tf.cast(model.batches_trained(), tf.int64)))
 
 
 class Source(Protocol):

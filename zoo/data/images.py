@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from zoo.data.base import DATASETS, DatasetInfo, LoadRequest
+from zoo.data.base import DATASETS, DatasetInfo, LoadRequest, from_start
 
 SHUFFLE_BUFFER = 10_000
 CELEBA_CROP = 160
@@ -73,8 +73,9 @@ def image_pipeline(examples: tf.data.Dataset, request: LoadRequest, *, out_shape
         examples = examples.shuffle(buffer_size, seed=request.seed, reshuffle_each_iteration=True)
     if request.repeat:
         examples = examples.repeat()
-    if request.start:  # the same stream from batch `start` (raw examples: skipped cheaply)
-        examples = examples.skip(request.start * request.batch_size)
+    if request.start != 0:  # the same stream from batch `start` (raw examples: skipped cheaply)
+        shuffled = examples
+        examples = from_start(request, lambda start: shuffled.skip(start * request.batch_size))
     examples = examples.map(preprocess_labelled if request.with_labels else preprocess,
                             num_parallel_calls=tf.data.AUTOTUNE)
     return examples.batch(request.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

@@ -26,7 +26,7 @@ def _check_positive_int(what: str, value: Any) -> None:
 
 def load(name: str, batch_size: int = 64, split: str = "train", *, shuffle: bool = True,
          seed: int = 0, with_labels: bool = False, image_size: int | None = None,
-         repeat: bool = True, start: int = 0, **kwargs: Any) -> tf.data.Dataset:
+         repeat: bool = True, start: Any = 0, **kwargs: Any) -> tf.data.Dataset:
     """Returns dataset `name` as a shuffled, batched (`drop_remainder=True`), prefetched stream.
 
     Elements are `x`, or `(x, y)` with int32 labels when `with_labels=True` (for mixtures `y` is
@@ -34,7 +34,10 @@ def load(name: str, batch_size: int = 64, split: str = "train", *, shuffle: bool
     [batch, H, W, C]; `image_size` resizes them to `image_size` x `image_size`. Mixtures yield
     float32 [batch, D]. `repeat=True` makes the stream infinite. `split` is "train" or "test".
     `start=N` begins at batch N of the same stream (what a resumed run continues with: the
-    stream is keyed by the batch count, not restarted).
+    stream is keyed by the batch count, not restarted). `start=model` (a zoo model) begins at
+    `model.batches_trained()`, read when iteration begins: with
+    `keras.callbacks.BackupAndRestore` in your own `fit`, a resumed fit reads the batches the
+    uninterrupted one would have.
     Dataset-specific `kwargs` (see each source's `options`) are checked against its defaults.
     """
     source = DATASETS.get(name)
@@ -43,8 +46,9 @@ def load(name: str, batch_size: int = 64, split: str = "train", *, shuffle: bool
         raise ValueError(f"unknown split {split!r} for dataset {name!r}; valid splits: {SPLITS}")
     if image_size is not None:
         _check_positive_int("image_size", image_size)
-    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-        raise ValueError(f"start must be a non-negative integer, got {start!r}")
+    if isinstance(start, bool) or not (isinstance(start, int) and start >= 0
+                                       or callable(getattr(start, "batches_trained", None))):
+        raise ValueError(f"start must be a non-negative integer or a zoo model, got {start!r}")
     options = merge(source.options, kwargs, f"{name!r} dataset")
     request = LoadRequest(batch_size=batch_size, split=split, shuffle=shuffle, seed=int(seed),
                           with_labels=with_labels, image_size=image_size, repeat=repeat,

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.base import DATASETS, SPLITS, DatasetInfo, LoadRequest
+from zoo.data.base import DATASETS, SPLITS, DatasetInfo, LoadRequest, from_start
 
 DEFAULT_NUM_EXAMPLES = 100_000
 
@@ -62,13 +62,14 @@ class MixtureSource:
                     f"image_size applies to image datasets only; {self.info.name!r} is a mixture")
         num_examples = request.options["num_examples"]
         if request.repeat:
-            steps = tf.data.Dataset.counter(start=request.start, dtype=tf.int64)
+            steps = from_start(
+                    request, lambda start: tf.data.Dataset.counter(start=start, dtype=tf.int64))
         else:
             num_batches = int(num_examples) // request.batch_size
             if num_batches <= 0:
                 raise ValueError(f"num_examples={num_examples!r} holds no full batch of "
                                  f"{request.batch_size}")
-            steps = tf.data.Dataset.range(request.start, num_batches)
+            steps = from_start(request, lambda start: tf.data.Dataset.range(start, num_batches))
 
         centers = tf.constant(self.info.centers, tf.float32)
         std = float(self.info.std)

@@ -16,27 +16,35 @@ generator optimizer's iteration count and the draw's purpose, and under a distri
 strategy each replica takes its slice of the draw for the global batch. Losses are means
 over the replica's batch, divided by `num_replicas_in_sync` before differentiation (the
 optimizers sum gradients across replicas); call `compile()` inside `strategy.scope()`.
-Inference, export and the Keras serialization contract live in `zoo.models.inference`.
+Inference, export and the Keras serialization contract live in `zoo.models.inference`, building
+from a config (`for_dataset`, `run_config`, `build_networks`) in `zoo.models.building`.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from zoo import addons as addons_lib
 from zoo import losses as losses_lib
-from zoo import networks, randomness
+from zoo import randomness
 from zoo.config import RunConfig
+from zoo.models.building import FromConfig
 from zoo.models.gan_config import GANConfig
 from zoo.models.inference import Inference
 from zoo.models.optimizers import Optimizers
 from zoo.randomness import SEED_DISCRIMINATOR, SEED_GENERATOR, replica_info
 
 
-class GAN(Optimizers, Inference, keras.Model):
+def after_batch(data: Any) -> Any:
+    """A context whose ops wait for the batch `data`, so the step counter cannot move before
+    the iterator has produced it (and has read `batches_trained()`, `zoo.data.load(start=model)`):
+    optimizers' counters otherwise update concurrently with the iterator."""
+    return tf.control_dependencies(tf.nest.flatten(data))
+
+
+class GAN(FromConfig, Optimizers, Inference, keras.Model):
     """Goodfellow et al. (2014): G maps noise z ~ N(0, I) to samples; D tells them from data.
 
     Args:
@@ -108,52 +116,16 @@ class GAN(Optimizers, Inference, keras.Model):
         """The add-on `key` of this model, None when it is off."""
         return next((a for a in self.addons if a.key == key), None)
 
-    # ------------------------------------------------- building from a config
-    @classmethod
-    def run_config(cls, info: Any, overrides: Mapping[str, Any] | None = None) -> RunConfig:
-        """The full config for dataset `info`: defaults for its kind and `dataset_defaults`,
-        updated by `overrides`."""
-        if info.kind not in cls.data_kinds:
-            wanted = " or ".join(f"{'an' if k == 'image' else 'a'} {k} dataset"
-                                 for k in cls.data_kinds)
-            raise ValueError(f"{cls.registered_name} needs {wanted}; {info.name!r} is a "
-                             f"{info.kind}")
-        return cls.Config.resolve(info.kind, dict(cls.dataset_defaults(info), **(overrides or {})),
-                                  dataset=info.name)
-
-    @classmethod
-    def dataset_defaults(cls, info: Any) -> dict:
-        """Defaults that depend on the dataset itself, not its kind (e.g. its classes)."""
-        return {}
-
-    @classmethod
-    def build_networks(cls, info: Any, config: RunConfig) -> dict:
-        """The zoo's default generator and discriminator for `info`: MLPs or DCGAN nets."""
-        if info.kind == "mixture":
-            dim = int(np.prod(info.shape))
-            return dict(
-                generator=networks.mlp.generator(config.latent_dim, dim, config.generator_hidden),
-                discriminator=networks.mlp.discriminator(dim, config.discriminator_hidden))
-        size, _, channels = info.shape
-        return dict(
-            generator=networks.dcgan.generator(config.latent_dim, size, channels, config.width),
-            discriminator=networks.dcgan.discriminator(size, channels, config.width))
-
-    @classmethod
-    def for_dataset(cls, info: Any, overrides: Mapping[str, Any] | RunConfig | None = None,
-                    seed: int = 0) -> "GAN":
-        """The variant with its default networks for `info`, configured by a diff over its
-        defaults (or a whole `Config`)."""
-        config = (overrides if isinstance(overrides, RunConfig)
-                  else cls.run_config(info, overrides))
-        built = cls.build_networks(info.sized(config.get("image_size")), config)
-        return cls(**addons_lib.adapt_networks(config.addons, built), config=config, seed=seed)
-
     @property
     def metrics(self) -> list:
         return list(self.trackers.values())
 
     # ---------------------------------------------------------------- inputs
+    def batches_trained(self) -> tf.Tensor:
+        """Batches trained on so far: one per step (generator updates over `generator_steps`),
+        where `zoo.data.load(start=model)` continues the stream."""
+        return self.g_optimizer.iterations // int(self.config.get("generator_steps", 1))
+
     def step_seed(self, purpose: int) -> tf.Tensor:
         """Stateless seed [2] for one purpose of the current training step."""
         return randomness.step_seed(self.seed, self.g_optimizer.iterations, purpose)
@@ -191,6 +163,11 @@ class GAN(Optimizers, Inference, keras.Model):
 
     # ---------------------------------------------------------------- the step
     def train_step(self, data: Any) -> dict:
+        with after_batch(data):
+            return self.update_on(data)
+
+    def update_on(self, data: Any) -> dict:
+        """The training step's updates on one batch: the add-ons', D's, then G's."""
         real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = tf.shape(real)[0]
         real, schedule_logs = self.transform_real(real, batch)

@@ -97,7 +97,7 @@ class DFM(GAN):
         return dict(generator=generator,
                     discriminator=networks.mlp.compose(features, head))
 
-    def train_step(self, data: Any) -> dict:
+    def update_on(self, data: Any) -> dict:
         """r, D and G updated once each from the same state: G's gradient first, applied last."""
         real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch = tf.shape(real)[0]
