@@ -1,4 +1,5 @@
-"""Every registered variant trains from the command line on `ring8` and `fashion_mnist`.
+"""Every registered variant trains from the command line on `fashion_mnist`; `gan` also on
+`ring8`, and the image-only variants refuse ring8 with a clear error.
 
 One child Python runs the command line (absl flags parsed, then `zoo.train.main`) for every
 variant and dataset in turn, with the variant's own defaults for the dataset but very few
@@ -6,6 +7,9 @@ steps and narrow image networks (`width`, where the variant has one), final metr
 for dcgan on fashion_mnist and none for the other image runs, to keep the sweep quick;
 each variant's learning is shown in its own test module. A variant that needs another kind of
 data must refuse the dataset with a clear error (exit status 1, the reason on stderr).
+The other mixture-capable variants are not run on ring8 here: their command line differs from
+gan's by the model flag the fashion_mnist runs exercise, and `test_contract` and their own
+modules train them on ring8 (the sweep took 200 s with them).
 """
 import json
 import subprocess
@@ -29,6 +33,8 @@ for name in MODELS.names():
             defaults = MODELS.get(name).run_config(data.info(dataset))
         except ValueError:
             defaults = None
+        if defaults is not None and dataset == "ring8" and name != "gan":
+            continue  # trained on ring8 by its contract test (see the module docstring)
         argv = ["zoo.train", f"--model={name}", f"--dataset={dataset}", f"--steps={steps}",
                 "--batch_size=8", f"--run_dir={root}/{name}_{dataset}", "--verbose=0",
                 "--noexport"]
@@ -55,8 +61,13 @@ def test_every_variant_trains_from_the_command_line(tmp_path):
     runs = [json.loads(line) for line in child.stdout.splitlines() if line.startswith("{")]
     from zoo.models import MODELS
 
+    mixture_capable = {name for name in MODELS.names()
+                       if "mixture" in MODELS.get(name).data_kinds}
     assert {(r["name"], r["dataset"]) for r in runs} == {
-        (name, dataset) for name in MODELS.names() for dataset in DATASETS}
+        (name, dataset) for name in MODELS.names() for dataset in DATASETS
+        if dataset != "ring8" or name == "gan" or name not in mixture_capable}
+    assert {r["name"] for r in runs if r["dataset"] == "ring8" and not r["takes"]} == set(
+        MODELS.names()) - mixture_capable
     for run in runs:
         label = f"{run['name']} on {run['dataset']}"
         if not run["takes"]:

@@ -260,12 +260,17 @@ class GAN(FromConfig, Optimizers, Inference, keras.Model):
     def apply(optimizer: keras.optimizers.Optimizer, tape: tf.GradientTape, loss: tf.Tensor,
               variables: list) -> None:
         """Differentiates `loss` / num_replicas (the optimizer sums over replicas) and steps."""
-        optimizer.apply_gradients(zip(GAN.gradients(tape, loss, variables), variables))
+        optimizer.apply_gradients(zip(GAN.gradients(tape, loss, variables, optimizer),
+                                      variables))
 
     @staticmethod
-    def gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list) -> list:
-        """d(loss / num_replicas) / d(variables), zeros for unconnected ones (see `apply`)."""
+    def gradients(tape: tf.GradientTape, loss: tf.Tensor, variables: list,
+                  optimizer: keras.optimizers.Optimizer) -> list:
+        """d(loss / num_replicas) / d(variables), zeros for unconnected ones (see `apply`),
+        of the loss as `optimizer` scales it (mixed_float16; its apply unscales)."""
         _, num_replicas = replica_info()
+        with tape:  # recorded: the scaled loss must reach the variables
+            loss = optimizer.scale_loss(loss)
         grads = tape.gradient(loss, variables, unconnected_gradients="zero")
         return [g / num_replicas for g in grads] if num_replicas > 1 else grads
 

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from zoo import addons as addons_lib
-from zoo import networks
+from zoo import networks, precision
 from zoo.config import RunConfig
 
 
@@ -49,8 +49,12 @@ class FromConfig:
     def for_dataset(cls, info: Any, overrides: Mapping[str, Any] | RunConfig | None = None,
                     seed: int = 0) -> Any:
         """The variant with its default networks for `info`, configured by a diff over its
-        defaults (or a whole `Config`)."""
+        defaults (or a whole `Config`), built in the config's `precision` (`zoo.precision`)."""
         config = (overrides if isinstance(overrides, RunConfig)
                   else cls.run_config(info, overrides))
-        built = cls.build_networks(info.sized(config.get("image_size")), config)
-        return cls(**addons_lib.adapt_networks(config.addons, built), config=config, seed=seed)
+        with precision.policy(config.precision):
+            built = addons_lib.adapt_networks(
+                    config.addons, cls.build_networks(info.sized(config.get("image_size")), config))
+        for network in built.values():
+            precision.float32_outputs(network)
+        return cls(**built, config=config, seed=seed)

@@ -106,7 +106,7 @@ class DFM(GAN):
         with tf.GradientTape() as tape:
             g_loss, logs = self.generator_objective(real, batch)
             g_loss, penalty_logs = self.with_penalties(g_loss, "g", variables)
-        g_grads = self.gradients(tape, g_loss, variables)
+        g_grads = self.gradients(tape, g_loss, variables, self.g_optimizer)
         for addon in self.addons:
             logs.update(addon.before_updates(self, real, batch))
         logs.update(self.discriminator_update(real, labels, batch, 0))

@@ -6,7 +6,8 @@ from typing import Any
 
 from zoo import losses as losses_lib
 from zoo import randomness
-from zoo.config import RunConfig, in_range, param, positive
+from zoo.config import RunConfig, in_range, one_of, param, positive
+from zoo.precision import PRECISIONS
 
 
 def _registered_loss(name: Any) -> str | None:
@@ -35,3 +36,5 @@ class GANConfig(RunConfig):
     d_learning_rate: float | None = param(None, check=positive, section="optimizer",
                                           doc="TTUR (Heusel et al., 2017); None: learning_rate")
     g_learning_rate: float | None = param(None, check=positive, section="optimizer")
+    precision: str = param("float32", check=one_of(*PRECISIONS), section="train",
+                           doc="what the networks compute in (`zoo.precision`)")

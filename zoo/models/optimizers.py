@@ -7,6 +7,8 @@ from typing import Any
 
 import keras
 
+from zoo.precision import loss_scaled
+
 
 class Optimizers:
     """Mixin of `GAN`: `compile`, `default_optimizers`, `learning_rates`, `optimizers`."""
@@ -28,11 +30,13 @@ class Optimizers:
         """Takes (and builds) the optimizers; missing ones are `default_optimizers()`.
         An add-on's own optimizer goes by its name (e.g. `denoiser_optimizer`)."""
         defaults = self.default_optimizers() if d_optimizer is None or g_optimizer is None else ()
-        self.d_optimizer = d_optimizer or defaults[0]
-        self.g_optimizer = g_optimizer or defaults[1]
+        precision = self.config.precision  # mixed_float16: both scale the loss
+        self.d_optimizer = loss_scaled(d_optimizer or defaults[0], precision)
+        self.g_optimizer = loss_scaled(g_optimizer or defaults[1], precision)
         self.d_optimizer.build(self.discriminator_variables())
         self.g_optimizer.build(self.generator.trainable_variables)
-        extra = {k: kwargs.pop(k) for k in list(kwargs) if k.endswith("_optimizer")}
+        extra = {k: loss_scaled(kwargs.pop(k), precision)
+                 for k in list(kwargs) if k.endswith("_optimizer")}
         for addon in self.addons:
             addon.build_optimizers(self.g_optimizer, extra)
         # `self.optimizer` is the generator's: fit's step counters and callbacks read it.
