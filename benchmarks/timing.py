@@ -11,7 +11,9 @@ import keras
 class StepTimer(keras.callbacks.Callback):
     """Times `fit`'s training steps: the intervals between consecutive `on_train_batch_end`s
     within an epoch, after the first `warmup` steps of the fit (the first step, which traces
-    the step function, is never an interval: nothing ends before it).
+    the step function, is never an interval: nothing ends before it). With
+    `steps_per_execution` > 1 an interval holds that many steps (the batch indices say how
+    many).
 
     Epoch-end work (checkpoints, sample pictures) falls between epochs and is not counted.
     Each batch end reads one logged value back, so that asynchronous devices (GPUs) are timed
@@ -27,17 +29,21 @@ class StepTimer(keras.callbacks.Callback):
         self.seconds = 0.0  # their seconds
         self.batches_seen = 0
         self._last: float | None = None
+        self._last_batch = -1
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._last = None
+        self._last_batch = -1
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if logs:
             float(next(iter(logs.values())))  # waits for the step to finish
         now = time.perf_counter()
-        self.batches_seen += 1
-        if self._last is not None and self.batches_seen > self.warmup:
-            self.steps += 1
+        ran = batch - self._last_batch  # steps in this execution (`steps_per_execution`)
+        self._last_batch = batch
+        self.batches_seen += ran
+        if self._last is not None and self.batches_seen - ran >= self.warmup:
+            self.steps += ran
             self.seconds += now - self._last
         self._last = now
 

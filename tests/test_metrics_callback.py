@@ -128,3 +128,23 @@ def test_trainer_measures_every_n_steps_and_keeps_the_history_across_a_resume(tm
     assert all(0 <= row["modes_covered"] <= 8 for row in metrics["history"])
     assert metrics["history"][-1]["modes_covered"] == metrics["modes_covered"]
     assert set(scalars(f"{run_dir}/logs/metrics")["metrics/modes_covered"]) == {20, 40, 60}
+
+
+def test_trainer_runs_steps_per_execution_landing_on_every_boundary(tmp_path, monkeypatch):
+    """20 steps per execution wanted; checkpoints every 30 and metrics every 20 make it 10:
+    checkpoints, measurements and the losses' scalars still fall on their steps."""
+    from zoo import checkpoints, trainer
+
+    monkeypatch.setattr(trainer, "LOSS_SUMMARY_EVERY", 20)
+    run_dir = str(tmp_path / "run")
+    result = trainer.train("gan", "ring8", run_dir, steps=60, batch_size=64, checkpoint_every=30,
+                           metrics_every=20, verbose=0, final_metrics=False,
+                           overrides={"generator_hidden": [16], "discriminator_hidden": [16]})
+    assert result.model.steps_per_execution == 10
+    assert int(result.model.g_optimizer.iterations.numpy()) == 60
+    assert checkpoints.steps_on_disk(f"{run_dir}/checkpoints") == [30, 60]
+    history = json.loads((tmp_path / "run" / "metrics_history.json").read_text())["history"]
+    assert [row["step"] for row in history] == [20, 40, 60]
+    losses = scalars(f"{run_dir}/logs/train")
+    assert set(losses) == {"loss/d_loss", "loss/g_loss"}
+    assert set(losses["loss/g_loss"]) == {20, 40, 60}

@@ -217,3 +217,22 @@ def test_stderr_filter_drops_tensorflow_start_up_noise_only(capfd):
         os.write(2, b"E0000 00:00:1.0 1 cuda_platform.cc:52] failed call to cuInit: UNKNOWN\n")
         os.write(2, b"a real error\n")
     assert capfd.readouterr().err == "a real error\n"
+
+
+@pytest.mark.parametrize("wanted,counts,replicas,expected", [
+    (20, (500, 5000, 0, 0), 1, 20),   # the defaults: checkpoints every 500 of 5,000 steps
+    (20, (50, 50, 0, 0), 1, 10),      # the largest divisor of 20 that divides 50
+    (20, (30, 60, 30, 20), 1, 10),    # a resumed run with metrics every 20
+    (16, (7, 7, 0, 0), 1, 1),
+    (20, (500, 5000, 0, 0), 2, 1),    # two replicas: one step per execution (Keras 3.15)
+])
+def test_execution_steps_divide_every_boundary(wanted, counts, replicas, expected):
+    class Strategy:
+        num_replicas_in_sync = replicas
+
+    assert trainer.execution_steps(wanted, Strategy(), counts) == expected
+
+
+def test_execution_steps_must_be_positive():
+    with pytest.raises(ValueError, match="steps_per_execution must be positive, got 0"):
+        trainer.execution_steps(0, tf.distribute.get_strategy(), (10,))

@@ -21,6 +21,8 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
     """Stops training at the first NaN or infinite logged value, naming the step.
 
     Checkpoint callbacks consult `failed_step` so that the last good checkpoint is kept.
+    With `steps_per_execution` > 1 it sees each execution's last step (a step whose
+    gradients were not finite leaves the weights, and so every later loss, non-finite).
     """
 
     def __init__(self):
@@ -79,6 +81,37 @@ class CheckpointEveryEpoch(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._save()
+
+
+class LossSummaries(keras.callbacks.Callback):
+    """TensorBoard scalars `loss/NAME` of the logged values, at the generator step, whenever
+    a batch end passes a multiple of `every_n_steps` (at execution ends when `fit` runs
+    several steps per execution; a resumed run continues the same step axis)."""
+
+    def __init__(self, log_dir: str, every_n_steps: int = 100):
+        super().__init__()
+        if int(every_n_steps) <= 0:
+            raise ValueError(f"every_n_steps must be positive, got {every_n_steps}")
+        self.log_dir = log_dir
+        self.every_n_steps = int(every_n_steps)
+        self._writer = None
+        self._last: int | None = None
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = training_step(self.model)
+        last = self._last if self._last is not None else step - 1
+        self._last = step
+        if not logs or step // self.every_n_steps == last // self.every_n_steps:
+            return
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default(), tf.summary.record_if(True):
+            for key, value in logs.items():
+                tf.summary.scalar(f"loss/{key}", float(value), step=step)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._writer is not None:
+            self._writer.flush()
 
 
 class SamplePictures(keras.callbacks.Callback):

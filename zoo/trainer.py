@@ -3,7 +3,7 @@
 A run directory holds:
   config.json      the model, dataset, seed and the full config (defaults + overrides);
   checkpoints/     `tf.train.Checkpoint`s of the model and both optimizers;
-  logs/            TensorBoard event files;
+  logs/            TensorBoard event files: train/ (losses), metrics/ (measurements);
   samples/         pictures of samples (scatter plots or image grids) at every epoch end;
   metrics.json     the final measurement (`zoo.metrics.report.measure`, the schema of
                    evaluation.json: `zoo.rundir.measurement_record`) and its "history";
@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CHECKPOINT_EVERY = 500
 DEFAULT_KEEP_CHECKPOINTS = 3
+LOSS_SUMMARY_EVERY = 100  # steps between the losses' TensorBoard scalars (logs/train)
 
 
 class TrainingDiverged(RuntimeError):
@@ -231,12 +232,17 @@ def fit_run(run: BuiltRun, *, checkpoint_every: int, verbose: int,
     done = run.done
     guard = zoo_callbacks.NonFiniteLossGuard()
     steps_per_epoch = min(checkpoint_every, total_steps)
+    run.model.steps_per_execution = execution_steps(
+        int(run.settings.get("steps_per_execution", 1)), run.strategy,
+        (steps_per_epoch, total_steps, done, metrics_every or 0))
+    run.model.train_function = None  # rebuilt for the new steps_per_execution
     callbacks = [guard, zoo_callbacks.StopAtStep(total_steps),
                  zoo_callbacks.CheckpointEveryEpoch(run.manager, guard)]
     if run.chief:
         info = run.info
         callbacks += [
-            keras.callbacks.TensorBoard(os.path.join(run.run_dir, "logs"), update_freq=100),
+            zoo_callbacks.LossSummaries(os.path.join(run.run_dir, "logs", "train"),
+                                        every_n_steps=LOSS_SUMMARY_EVERY),
             zoo_callbacks.SamplePictures(
                 os.path.join(run.run_dir, "samples"),
                 lambda m, path, title: evaluation.save_samples_picture(m, info, path, title)),
@@ -259,6 +265,22 @@ def fit_run(run: BuiltRun, *, checkpoint_every: int, verbose: int,
             f"{run.spec['model']} on {run.spec['dataset']}: {guard.message} "
             f"({run.manager.latest_checkpoint or 'no checkpoint yet'})")
     return history
+
+
+def execution_steps(wanted: int, strategy: tf.distribute.Strategy,
+                    counts: Sequence[int]) -> int:
+    """The `steps_per_execution` `fit` runs with: the largest divisor of `wanted` that also
+    divides each of `counts` (steps per epoch, the step budget, the steps already done, the
+    metrics interval; zeros ignored), so that every epoch, measurement and the end of training
+    falls on an execution's last step; 1 with more than one replica in sync (Keras 3.15's
+    `fit` fails there otherwise) and under MultiWorkerMirroredStrategy (the custom loop)."""
+    if wanted < 1:
+        raise ValueError(f"steps_per_execution must be positive, got {wanted}")
+    if strategy.num_replicas_in_sync > 1 or isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return 1
+    common = math.gcd(*[int(c) for c in counts if c]) if any(counts) else wanted
+    return max(d for d in range(1, wanted + 1) if wanted % d == 0 and common % d == 0)
 
 
 def batches_done(model: keras.Model) -> int:

@@ -38,3 +38,8 @@ class GANConfig(RunConfig):
     g_learning_rate: float | None = param(None, check=positive, section="optimizer")
     precision: str = param("float32", check=one_of(*PRECISIONS), section="train",
                            doc="what the networks compute in (`zoo.precision`)")
+    steps_per_execution: int = param(
+        20, check=positive, section="train",
+        doc="training steps per call into the compiled graph under `zoo.train`: fewer host "
+            "round trips (`zoo.trainer.execution_steps` takes its largest divisor that divides "
+            "the checkpoint, metrics and step counts; 1 with more than one replica)")
