@@ -127,14 +127,20 @@ def test_config_diffs_are_checked_before_any_run(text, message):
 def test_speed_ratios_are_medians_of_same_round_ratios():
     measurements = [dict(variant=v, dataset="ring8", batch=64, round=r, status="ok",
                          steps_per_second=rate, parameters=10, peak_rss_bytes=(500 + r) * 2**20,
-                         peak_rss_before_training_bytes=400 * 2**20, peak_gpu_bytes=None)
-                    for r, (gan, other) in enumerate([(100, 50), (80, 60), (120, 30)])
+                         peak_rss_before_training_bytes=400 * 2**20, peak_gpu_bytes=None,
+                         precision="mixed_bfloat16", plain_ratio=plain, flops_per_step=2e9)
+                    for r, (gan, other, plain) in enumerate([(100, 50, 1.1), (80, 60, 1.3),
+                                                             (120, 30, 0.9)])
                     for v, rate in (("gan", gan), ("other", other))]
-    summary = speed_table.summarize(measurements, "gan")
+    summary = speed_table.summarize(measurements, "gan", {"bfloat16": 200.0})
     # Per-round ratios 0.5, 0.75, 0.25 -> median 0.5; median rate 50.
-    assert summary[("other", "ring8", 64)]["ratio"] == pytest.approx(0.5)
-    assert summary[("other", "ring8", 64)]["steps_per_second"] == pytest.approx(50)
-    assert summary[("gan", "ring8", 64)]["peak_rss_mib"] == pytest.approx(502)
+    other = summary[("other", "ring8", 64, "mixed_bfloat16")]
+    assert other["ratio"] == pytest.approx(0.5)
+    assert other["steps_per_second"] == pytest.approx(50)
+    assert other["plain_ratio"] == pytest.approx(1.1)
+    # 2 GFLOP/step x 50 steps/s over a 200 GFLOP/s bfloat16 peak.
+    assert other["gflop_per_step"] == pytest.approx(2) and other["peak_share"] == pytest.approx(0.5)
+    assert summary[("gan", "ring8", 64, "mixed_bfloat16")]["peak_rss_mib"] == pytest.approx(502)
     assert [c for _, c in speed_table.rounds(["x", "y", "z"], 2)] == list("xyzyzx")
 
 
@@ -210,18 +216,26 @@ def test_quality_smoke_run_writes_partial_results_and_resumes(tmp_path, quality_
 def test_speed_smoke_run(tmp_path):
     out = tmp_path / "SPEED.md"
     subprocess.run(
-        [sys.executable, "-m", "benchmarks.speed", "--variants=gan,beta_gan",
-         "--datasets=ring8", "--batch_sizes=32", "--steps=3", "--warmup=1", "--repeats=1",
-         f"--out={out}"], cwd=REPO_ROOT, env=subprocess_env(), check=True,
-        capture_output=True, timeout=600)
+        [sys.executable, "-m", "benchmarks.speed", "--variants=gan,cgan",
+         "--datasets=ring8", "--batch_sizes=32", "--precisions=mixed", "--steps=3",
+         "--warmup=1", "--repeats=1", f"--out={out}"], cwd=REPO_ROOT, env=subprocess_env(),
+        check=True, capture_output=True, timeout=600)
     text = out.read_text()
-    rows = table_rows(text, "## ring8")
-    assert set(rows) == {"gan", "beta_gan"}
-    for variant, cells in rows.items():
-        assert cells[0] == "32" and float(cells[1]) > 0 and float(cells[2]) > 0, cells
-        peak, before = re.match(rf"({NUMBER}) \(({NUMBER})\)", cells[4]).groups()
+    rows = [line.strip("|").split("|") for line in text.split("## ring8")[1].splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+    rows = {(cells[0].strip(), cells[2].strip()): [c.strip() for c in cells[1:]]
+            for cells in rows}
+    assert set(rows) == {("gan", "mixed_bfloat16"), ("cgan", "mixed_bfloat16")}  # a CPU
+    for (variant, precision), cells in rows.items():
+        assert cells[0] == "32" and float(cells[2]) > 0 and float(cells[3]) > 0, cells
+        assert float(cells[5]) > 0 and re.fullmatch(r"\d+%", cells[6]), cells  # FLOPs, share
+        peak, before = re.match(rf"({NUMBER}) \(({NUMBER})\)", cells[8]).groups()
         assert float(peak) >= float(before) > 100  # MiB: TensorFlow alone is more
-        assert int(cells[6]) > 1000 and cells[7] == "1"
-    assert rows["gan"][3] == "1.00x" and re.fullmatch(rf"{NUMBER}x", rows["beta_gan"][3])
+        assert int(cells[10]) > 1000 and cells[11] == "1"
+        # The plain loop needs a D of samples alone: cgan's takes labels too.
+        assert re.fullmatch(rf"{NUMBER}x", cells[4]) if variant == "gan" else cells[4] == "—"
+    assert rows[("gan", "mixed_bfloat16")][7] == "1.00x"
+    assert re.fullmatch(rf"{NUMBER}x", rows[("cgan", "mixed_bfloat16")][7])
     assert "Machine: " in text and "TensorFlow" in text
+    assert re.search(r"Matmul peak .*float32 \d+, bfloat16 \d+", text)
     assert os.path.exists(tmp_path / "SPEED.json")
