@@ -1,15 +1,21 @@
 """Serving throughput and latency: REST and gRPC against the SavedModel called in-process.
 
     python -m benchmarks.serving [--model_base_path=DIR --model_name=NAME] [--requests=200]
+        [--clients=8] [--out=benchmarks/SERVING.md]
 
 For each batch size (1 and 64 images per request by default) one client sends the
 `sample` signature's requests in turn to (a) the SavedModel loaded in this process,
-(b) the REST API and (c) the gRPC API of a `python -m serving` process on 127.0.0.1,
-round-robin, so that the three are measured side by side under the same conditions.
-It reports p50/p99 latency, throughput (images/s) and each API's ratio to in-process,
-and the machine it ran on. Client-side encoding and decoding (JSON, TensorProtos) count
-in the latency. Without --model_base_path a tiny DCGAN (Fashion-MNIST) is trained for
-a few steps and exported to a temporary folder.
+(b) the REST API, (c) the REST API asking for `images_png_bytes` alone (`output_filter`)
+and (d) the gRPC API of a `python -m serving` process on 127.0.0.1, round-robin, so that
+they are measured side by side under the same conditions. It reports p50/p99 latency,
+throughput (images/s) and each API's ratio to in-process. Client-side encoding and decoding
+(the standard library's JSON and base64, TensorProtos) count in the latency.
+
+Then --clients threads send 1-image requests at once, to that server and to a second one
+started with --enable_batching, alternating rounds: the throughput of each and their ratio.
+Writes --out (Markdown, with the machine) and its numbers beside it (.json). Without
+--model_base_path a tiny DCGAN (Fashion-MNIST) is trained for a few steps and exported to a
+temporary folder.
 """
 from __future__ import annotations
 
@@ -17,10 +23,13 @@ import gc
 import http.client
 import json
 import os
+import base64
+import datetime
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Callable
 
@@ -39,10 +48,16 @@ flags.DEFINE_integer("requests", 200, "Timed requests per API and batch size.", 
 flags.DEFINE_integer("warmup", 10, "Untimed requests per API and batch size first.",
                      lower_bound=0)
 flags.DEFINE_integer("startup_seconds", 180, "Longest wait for the server to answer.")
+flags.DEFINE_integer("clients", 8, "Concurrent clients of the batching comparison (0: skip it).",
+                     lower_bound=0)
+flags.DEFINE_integer("concurrent_rounds", 3, "Alternating rounds of the batching comparison.",
+                     lower_bound=1)
+flags.DEFINE_string("out", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "SERVING.md"), "The Markdown report ('' : none).")
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIGNATURE = "sample"
-APIS = ("in-process", "REST", "gRPC")
+APIS = ("in-process", "REST", "REST png", "gRPC")
 
 Call = Callable[[np.ndarray], np.ndarray]
 
@@ -67,14 +82,15 @@ def free_port() -> int:
 
 
 def start_server(model_dir: str, grpc_port: int, rest_port: int, max_rows: int,
-                 log_path: str) -> subprocess.Popen:
+                 log_path: str, batching: bool = False) -> subprocess.Popen:
     """`python -m serving` for one model, logging to `log_path`."""
     with open(log_path, "w") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "serving", f"--model_name={FLAGS.model_name}",
              f"--model_base_path={model_dir}", f"--port={grpc_port}",
              f"--rest_api_port={rest_port}", "--file_system_poll_wait_seconds=0",
-             f"--max_batch_rows={max_rows}", f"--max_body_bytes={64 << 20}"],
+             f"--max_batch_rows={max_rows}", f"--max_body_bytes={64 << 20}"]
+            + (["--enable_batching"] if batching else []),
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -102,18 +118,24 @@ def in_process_call(version_dir: str) -> Call:
     return lambda seeds: sample(seed=tf.constant(seeds))["images"].numpy()
 
 
-def rest_call(rest_port: int) -> Call:
+def rest_call(rest_port: int, png: bool = False) -> Call:
+    """A REST client (the standard library's HTTP and JSON); `png`: asks for
+    `images_png_bytes` alone and returns the PNG files' bytes, one row each."""
     connection = http.client.HTTPConnection("127.0.0.1", rest_port, timeout=120)
     path = f"/v1/models/{FLAGS.model_name}:predict"
+    extra = {"output_filter": ["images_png_bytes"]} if png else {}
 
     def call(seeds: np.ndarray) -> np.ndarray:
         connection.request("POST", path, json.dumps(
-            {"signature_name": SIGNATURE, "inputs": {"seed": seeds.tolist()}}),
+            {"signature_name": SIGNATURE, "inputs": {"seed": seeds.tolist()}, **extra}),
             {"Content-Type": "application/json"})
         response = connection.getresponse()
         body = json.loads(response.read())
         if response.status != 200:
             raise RuntimeError(f"REST {response.status}: {body}")
+        if png:
+            return np.array([base64.b64decode(item["b64"]) for item in body["outputs"]],
+                            dtype=object)
         return np.asarray(body["outputs"]["images"], np.float32)
     return call
 
@@ -145,7 +167,11 @@ def measure(calls: dict[str, Call], batch: int) -> dict[str, np.ndarray]:
     for name, call in calls.items():
         for _ in range(FLAGS.warmup):
             result = call(seeds)
-        np.testing.assert_allclose(call(seeds), reference, atol=1e-5, err_msg=name)
+        result = call(seeds)
+        if result.dtype == object:  # PNG files
+            assert len(result) == batch and all(r.startswith(b"\x89PNG") for r in result), name
+        else:
+            np.testing.assert_allclose(result, reference, atol=1e-5, err_msg=name)
     seconds = {name: [] for name in calls}
     progress = keras.utils.Progbar(FLAGS.requests, unit_name="round")
     for step in range(FLAGS.requests):
@@ -158,27 +184,67 @@ def measure(calls: dict[str, Call], batch: int) -> dict[str, np.ndarray]:
     return {name: np.array(values) for name, values in seconds.items()}
 
 
-def report(results: dict[int, dict[str, np.ndarray]]) -> str:
-    lines = [f"{'images/req':>10} {'API':>10} {'p50 ms':>9} {'p99 ms':>9} {'images/s':>10} "
-             f"{'throughput vs in-process':>25} {'p50 vs in-process':>18}"]
+def concurrent_throughput(make_call: Callable[[], Call], clients: int, requests: int) -> float:
+    """Images/s of `clients` threads each sending `requests` 1-image requests at once."""
+    calls = [make_call() for _ in range(clients)]
+    for call in calls:
+        call(np.zeros([1], np.int64))  # connected and warm
+    start = threading.Barrier(clients + 1)
+
+    def client(call: Call, offset: int) -> None:
+        start.wait()
+        for i in range(requests):
+            call(np.array([offset * requests + i], np.int64))
+
+    threads = [threading.Thread(target=client, args=(call, n)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return clients * requests / (time.perf_counter() - began)
+
+
+def rows(results: dict[int, dict[str, np.ndarray]]) -> list[dict]:
+    """One record per (images per request, API): p50, p99, images/s, ratios to in-process."""
+    records = []
     for batch, seconds in results.items():
         base = seconds["in-process"]
         for name, values in seconds.items():
-            throughput = batch * len(values) / values.sum()
-            base_throughput = batch * len(base) / base.sum()
-            lines.append(
-                f"{batch:>10} {name:>10} {np.percentile(values, 50) * 1e3:>9.2f} "
-                f"{np.percentile(values, 99) * 1e3:>9.2f} {throughput:>10.0f} "
-                f"{throughput / base_throughput:>25.3f} "
-                f"{np.percentile(values, 50) / np.percentile(base, 50):>17.2f}x")
-    return "\n".join(lines)
+            records.append(dict(
+                batch=batch, api=name, p50_ms=float(np.percentile(values, 50) * 1e3),
+                p99_ms=float(np.percentile(values, 99) * 1e3),
+                images_per_second=float(batch * len(values) / values.sum()),
+                p50_vs_in_process=float(np.percentile(values, 50) / np.percentile(base, 50))))
+    return records
+
+
+def report(records: list[dict], concurrent: list[dict], protocol: str) -> str:
+    lines = ["# Serving latency and throughput", "", protocol, "",
+             "| images/request | API | p50 ms | p99 ms | images/s | p50 vs in-process |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['batch']} | {r['api']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+              f"{r['images_per_second']:.0f} | {r['p50_vs_in_process']:.2f}x |" for r in records]
+    if concurrent:
+        lines += ["", f"## {FLAGS.clients} concurrent clients, 1 image per request", "",
+                  "| API | round | images/s without batching | with --enable_batching | "
+                  "ratio |", "|---|---|---|---|---|"]
+        lines += [f"| {c['api']} | {c['round']} | {c['without']:.0f} | {c['with']:.0f} | "
+                  f"{c['with'] / c['without']:.2f}x |" for c in concurrent]
+        for api in sorted({c["api"] for c in concurrent}):
+            ratios = [c["with"] / c["without"] for c in concurrent if c["api"] == api]
+            lines.append(f"| {api} | median | | | {float(np.median(ratios)):.2f}x |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     batch_sizes = [int(size) for size in FLAGS.batch_sizes]
-    print(f"machine: {machine()}", flush=True)
+    this_machine = machine()
+    print(f"machine: {this_machine}", flush=True)
+    started = time.time()
     with tempfile.TemporaryDirectory(prefix="serving_benchmark_") as scratch:
         base_path = FLAGS.model_base_path
         if base_path is None:
@@ -189,25 +255,62 @@ def main(argv: list[str]) -> None:
 
         model_dir = os.path.join(base_path, FLAGS.model_name)
         version_dir = os.path.join(model_dir, str(max(layout.versions(model_dir))))
-        grpc_port, rest_port = free_port(), free_port()
-        log_path = os.path.join(scratch, "server.log")
-        server = start_server(model_dir, grpc_port, rest_port, max(batch_sizes), log_path)
+        servers = []
         try:
-            wait_until_serving(server, rest_port, log_path)
+            ports = {}
+            for batching in ((False, True) if FLAGS.clients else (False,)):
+                grpc_port, rest_port = free_port(), free_port()
+                log_path = os.path.join(scratch, f"server_{batching}.log")
+                servers.append(start_server(model_dir, grpc_port, rest_port, max(batch_sizes),
+                                            log_path, batching))
+                wait_until_serving(servers[-1], rest_port, log_path)
+                ports[batching] = (grpc_port, rest_port)
+            grpc_port, rest_port = ports[False]
             calls = dict(zip(APIS, (in_process_call(version_dir), rest_call(rest_port),
-                                    grpc_call(grpc_port))))
+                                    rest_call(rest_port, png=True), grpc_call(grpc_port))))
             gc.freeze()  # as the server does: TensorFlow's objects out of the collector's way
             results = {}
             for batch in batch_sizes:
                 print(f"{batch} image(s) per request, {FLAGS.requests} rounds of "
                       f"{' / '.join(APIS)}:", flush=True)
                 results[batch] = measure(calls, batch)
+            concurrent = []
+            for round_ in range(FLAGS.concurrent_rounds if FLAGS.clients else 0):
+                for api, make in (("REST", lambda port: rest_call(port[1])),
+                                  ("gRPC", lambda port: grpc_call(port[0]))):
+                    rates = {batching: concurrent_throughput(
+                        lambda: make(ports[batching]), FLAGS.clients, FLAGS.requests // 2)
+                        for batching in (False, True)}
+                    concurrent.append({"api": api, "round": round_ + 1,
+                                       "without": rates[False], "with": rates[True]})
+                    print(f"{FLAGS.clients} clients, {api}: {rates[False]:.0f} images/s, "
+                          f"{rates[True]:.0f} with batching", flush=True)
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-    print(f"\nmodel: {version_dir} (signature {SIGNATURE!r}); one client, sequential "
-          "requests; server: python -m serving on 127.0.0.1")
-    print(report(results))
+            for server in servers:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    protocol = (
+        f"`{' '.join(['python -m benchmarks.serving'] + sys.argv[1:])}` ({now}, {(time.time() - started) / 60:.1f} min)\n\nMachine: {this_machine}\n\n"
+        f"Protocol: model {os.path.basename(model_dir)} (signature {SIGNATURE!r}); one client "
+        f"sends {FLAGS.requests} requests per API and batch size after {FLAGS.warmup} untimed "
+        "ones, the APIs round-robin; server: `python -m serving` on 127.0.0.1. REST: the "
+        "client encodes and decodes with the standard library's json (and base64 for `REST "
+        "png`, which asks for `images_png_bytes` alone with `output_filter`); gRPC: "
+        "tensorflow-serving-api's stub and `tf.make_ndarray`. In-process: the SavedModel's "
+        "signature called in the benchmark's process. Concurrent: "
+        f"{FLAGS.clients} client threads each send {FLAGS.requests // 2} 1-image requests at "
+        "once to a server without batching and to one with `--enable_batching` (default "
+        "BatchingParameters: max_batch_size 1000, batch_timeout_micros 0), alternating.")
+    text = report(rows(results), concurrent, protocol)
+    print("\n" + text)
+    if FLAGS.out:
+        with open(FLAGS.out, "w") as handle:
+            handle.write(text)
+        with open(os.path.splitext(FLAGS.out)[0] + ".json", "w") as handle:
+            json.dump(dict(machine=this_machine, rows=rows(results), concurrent=concurrent),
+                      handle, indent=1)
+        print(f"written {FLAGS.out}")
 
 
 if __name__ == "__main__":

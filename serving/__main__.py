@@ -19,6 +19,7 @@ from absl import flags
 
 from serving import config
 from serving import metrics
+from serving.batching import read_batching_parameters
 from serving.server import ModelServer
 from serving.validation import Limits
 
@@ -50,6 +51,11 @@ flags.DEFINE_integer("rest_api_timeout_in_ms", 30000, "Deadline of a whole REST 
                      "its arrival (head and body) and its computation.", lower_bound=1)
 flags.DEFINE_integer("rest_api_max_connections", 128, "Most REST connections served at once; "
                      "beyond, a connection is answered 503.", lower_bound=1)
+flags.DEFINE_bool("enable_batching", False, "Run concurrent requests of one signature as one "
+                  "call (serving/batching.py).")
+flags.DEFINE_string("batching_parameters_file", None, "A BatchingParameters text proto "
+                    "(max_batch_size, batch_timeout_micros, num_batch_threads); with "
+                    "--enable_batching.")
 flags.DEFINE_string("monitoring_config_file", None, "A MonitoringConfig text proto: "
                     'prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }.')
 
@@ -71,8 +77,12 @@ def main(argv: list[str]) -> int:
         models = model_configs()
         monitoring_path = (metrics.read_monitoring_config_file(FLAGS.monitoring_config_file)
                            if FLAGS.monitoring_config_file else None)
+        batching = (read_batching_parameters(FLAGS.batching_parameters_file)
+                    if FLAGS.enable_batching else None)
     except (OSError, ValueError) as error:
         raise app.UsageError(str(error)) from error
+    if FLAGS.batching_parameters_file and not FLAGS.enable_batching:
+        raise app.UsageError("--batching_parameters_file needs --enable_batching")
     if monitoring_path and not FLAGS.rest_api_port:
         logging.warning("--monitoring_config_file: metrics are served on the REST port, "
                         "which --rest_api_port=0 disables")
@@ -86,7 +96,7 @@ def main(argv: list[str]) -> int:
                          grpc_max_threads=FLAGS.grpc_max_threads,
                          rest_timeout_seconds=FLAGS.rest_api_timeout_in_ms / 1000,
                          rest_max_connections=FLAGS.rest_api_max_connections,
-                         monitoring_path=monitoring_path)
+                         monitoring_path=monitoring_path, batching=batching)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

@@ -22,6 +22,7 @@ from typing import Sequence
 from tensorflow_serving.apis import get_model_status_pb2
 
 from serving import errors
+from serving.batching import BatchingParameters
 from serving.config import ModelConfig
 from serving.servable import Servable
 
@@ -85,7 +86,8 @@ class ModelManager:
     """
 
     def __init__(self, configs: Sequence[ModelConfig], poll_wait_seconds: float = 1.0,
-                 max_num_load_retries: int = 5):
+                 max_num_load_retries: int = 5, batching: BatchingParameters | None = None):
+        self._batching = batching
         self._models = {config.name: _Model(config) for config in configs}
         self._poll_wait_seconds = poll_wait_seconds
         self._max_num_load_retries = max_num_load_retries
@@ -151,7 +153,7 @@ class ModelManager:
             retired = [version for version in model.servables
                        if version not in on_disk or (serving_aspired and version not in aspired)]
             for version in retired:
-                del model.servables[version]
+                model.servables.pop(version).close()
                 model.statuses[version] = VersionStatus(version, State.END)
         for version in retired:
             logging.info("unloaded model %s version %d", config.name, version)
@@ -163,7 +165,7 @@ class ModelManager:
             model.statuses[version] = VersionStatus(version, State.LOADING)
         fingerprint = folder_fingerprint(path)  # before loading: a change during it retries
         try:
-            servable = Servable(name, version, path)
+            servable = Servable(name, version, path, self._batching)
         except Exception as exception:
             error = errors.from_exception(exception)
             with self._lock:

@@ -131,7 +131,8 @@ class RestApi:
         servable = self._manager.servable(name, version)
         signature = servable.signature(rest_json.signature_name(document))
         inputs, form = rest_json.decode_inputs(document, signature.inputs)
-        outputs = servable.predict(signature, inputs, self.limits, stop=stop)
+        outputs = servable.predict(signature, inputs, self.limits,
+                                   rest_json.output_filter(document), stop=stop)
         return rest_json.encode_outputs(outputs, form)
 
 
@@ -311,8 +312,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._reply(code, {"error": message or phrase})
 
     def _reply(self, status: int, document: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(document, separators=(",", ":")).encode("utf-8")
-        self._send(status, data, "application/json", headers or {})
+        self._send(status, rest_json.dumps(document), "application/json", headers or {})
 
     def _reply_text(self, status: int, text: str) -> None:
         self._send(status, text.encode("utf-8"), "text/plain; version=0.0.4; charset=utf-8", {})

@@ -13,6 +13,7 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from serving import errors
+from serving.batching import Batcher, BatchingParameters
 from serving.validation import Limits, check_inputs
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -50,7 +51,8 @@ def read_meta_graph(path: str) -> meta_graph_pb2.MetaGraphDef:
 class Servable:
     """Model `name` at `version`, loaded from the SavedModel in `path`."""
 
-    def __init__(self, name: str, version: int, path: str):
+    def __init__(self, name: str, version: int, path: str,
+                 batching: BatchingParameters | None = None):
         self.name = name
         self.version = version
         self.path = path
@@ -60,6 +62,16 @@ class Servable:
             key: Signature(key, dict(function.structured_input_signature[1]),
                            dict(function.structured_outputs), function)
             for key, function in self._loaded.signatures.items()}
+        # --enable_batching: one Batcher per signature (`serving.batching`).
+        self.batchers = {} if batching is None else {
+            key: Batcher(lambda inputs, wanted, signature=signature:
+                         self._call(signature, inputs, wanted), batching)
+            for key, signature in self.signatures.items()}
+
+    def close(self) -> None:
+        """Stops the batching threads (requests already queued are answered first)."""
+        for batcher in self.batchers.values():
+            batcher.stop()
 
     def signature(self, name: str) -> Signature:
         """The signature called `name` (`serving_default` when empty), as TF Serving finds it."""
@@ -74,8 +86,8 @@ class Servable:
                 stop: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
         """Runs `signature` on checked inputs; returns its outputs (or those in `output_filter`).
 
-        The batch runs in chunks of `limits.predict_chunk_rows` rows, with `stop()` called
-        before each, so that a cancelled or expired request stops within a chunk's time
+        The batch runs in chunks of `limits.predict_chunk_rows` rows (each batched with other
+        requests' under --enable_batching), with `stop()` called before each, so that a cancelled or expired request stops within a chunk's time
         (a SavedModel call itself cannot be interrupted). The chunking is the same with or
         without `stop`, so a request's outputs do not depend on its deadline.
         """
@@ -95,7 +107,12 @@ class Servable:
                 stop()
             chunk = inputs if start is None else {
                 name: value[start:start + step] for name, value in inputs.items()}
-            pieces.append(self._call(signature, chunk, wanted))
+            batcher = self.batchers.get(signature.name) if rows is not None else None
+            if batcher is not None:
+                chunk_rows = rows if start is None else min(step, rows - start)
+                pieces.append(batcher.run(chunk, wanted, chunk_rows))
+            else:
+                pieces.append(self._call(signature, chunk, wanted))
         if len(pieces) == 1:
             return pieces[0]
         return {name: np.concatenate([piece[name] for piece in pieces]) for name in wanted}

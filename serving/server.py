@@ -9,6 +9,7 @@ from typing import Sequence
 import grpc
 
 from serving import grpc_service
+from serving.batching import BatchingParameters
 from serving.config import ModelConfig
 from serving.manager import ModelManager
 from serving.metrics import Metrics
@@ -23,7 +24,8 @@ class ModelServer:
     `rest_port` once started. Use as a context manager or call `start()` / `stop()`.
     `rest_timeout_seconds` is the whole-request deadline of a REST request,
     `rest_max_connections` the most REST connections served at once, and
-    `monitoring_path` (if given) where the REST port serves Prometheus metrics.
+    `monitoring_path` (if given) where the REST port serves Prometheus metrics, and
+    `batching` (if given) batches concurrent requests of a signature (`serving.batching`).
     """
 
     def __init__(self, models: Sequence[ModelConfig], *, host: str = "127.0.0.1",
@@ -31,12 +33,13 @@ class ModelServer:
                  poll_wait_seconds: float = 1.0, max_num_load_retries: int = 5,
                  limits: Limits = Limits(), grpc_max_threads: int = 16,
                  rest_timeout_seconds: float = 30.0, rest_max_connections: int = 128,
-                 monitoring_path: str | None = None):
+                 monitoring_path: str | None = None,
+                 batching: BatchingParameters | None = None):
         self.host = host
         self.grpc_port = grpc_port
         self.rest_port = rest_port
         self.limits = limits
-        self.manager = ModelManager(models, poll_wait_seconds, max_num_load_retries)
+        self.manager = ModelManager(models, poll_wait_seconds, max_num_load_retries, batching)
         self.metrics = Metrics() if monitoring_path else None
         self.monitoring_path = monitoring_path
         self._rest_timeout_seconds = rest_timeout_seconds
