@@ -11,11 +11,11 @@ they are measured side by side under the same conditions. It reports p50/p99 lat
 throughput (images/s) and each API's ratio to in-process. Client-side encoding and decoding
 (the standard library's JSON and base64, TensorProtos) count in the latency.
 
-Then --clients threads send 1-image requests at once, to that server and to a second one
+Then --clients client processes send 1-image requests at once, to that server and to a second one
 started with --enable_batching, alternating rounds: the throughput of each and their ratio.
 Writes --out (Markdown, with the machine) and its numbers beside it (.json). Without
---model_base_path a tiny DCGAN (Fashion-MNIST) is trained for a few steps and exported to a
-temporary folder.
+--model_base_path the shipped --pretrained entry (the DCGAN on Fashion-MNIST, the model a
+user serves) is exported to a temporary folder.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import Callable
 
@@ -40,8 +39,10 @@ from absl import flags
 from benchmarks.machine import machine
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_base_path", None, "Folder of exported models (default: train and "
-                    "export a tiny DCGAN).")
+flags.DEFINE_string("model_base_path", None, "Folder of exported models (default: export "
+                    "--pretrained).")
+flags.DEFINE_string("pretrained", "dcgan-fashion_mnist", "The shipped entry exported and "
+                    "served without --model_base_path ('': a tiny DCGAN trained for 2 steps).")
 flags.DEFINE_string("model_name", "digits", "The model to serve from --model_base_path.")
 flags.DEFINE_list("batch_sizes", ["1", "64"], "Images per request.")
 flags.DEFINE_integer("requests", 200, "Timed requests per API and batch size.", lower_bound=1)
@@ -50,6 +51,8 @@ flags.DEFINE_integer("warmup", 10, "Untimed requests per API and batch size firs
 flags.DEFINE_integer("startup_seconds", 180, "Longest wait for the server to answer.")
 flags.DEFINE_integer("clients", 8, "Concurrent clients of the batching comparison (0: skip it).",
                      lower_bound=0)
+flags.DEFINE_integer("batch_timeout_micros", 0, "The batching server's "
+                     "BatchingParameters.batch_timeout_micros.", lower_bound=0)
 flags.DEFINE_integer("concurrent_rounds", 3, "Alternating rounds of the batching comparison.",
                      lower_bound=1)
 flags.DEFINE_string("out", os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -58,6 +61,7 @@ flags.DEFINE_string("out", os.path.join(os.path.dirname(os.path.abspath(__file__
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIGNATURE = "sample"
 APIS = ("in-process", "REST", "REST png", "gRPC")
+CONCURRENT_APIS = ("REST", "REST png", "gRPC")
 
 Call = Callable[[np.ndarray], np.ndarray]
 
@@ -82,15 +86,17 @@ def free_port() -> int:
 
 
 def start_server(model_dir: str, grpc_port: int, rest_port: int, max_rows: int,
-                 log_path: str, batching: bool = False) -> subprocess.Popen:
-    """`python -m serving` for one model, logging to `log_path`."""
+                 log_path: str, batching: str | None = None) -> subprocess.Popen:
+    """`python -m serving` for one model, logging to `log_path`; `batching`: a
+    BatchingParameters file, with --enable_batching."""
     with open(log_path, "w") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "serving", f"--model_name={FLAGS.model_name}",
              f"--model_base_path={model_dir}", f"--port={grpc_port}",
              f"--rest_api_port={rest_port}", "--file_system_poll_wait_seconds=0",
              f"--max_batch_rows={max_rows}", f"--max_body_bytes={64 << 20}"]
-            + (["--enable_batching"] if batching else []),
+            + (["--enable_batching", f"--batching_parameters_file={batching}"]
+               if batching else []),
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -184,26 +190,54 @@ def measure(calls: dict[str, Call], batch: int) -> dict[str, np.ndarray]:
     return {name: np.array(values) for name, values in seconds.items()}
 
 
-def concurrent_throughput(make_call: Callable[[], Call], clients: int, requests: int) -> float:
-    """Images/s of `clients` threads each sending `requests` 1-image requests at once."""
-    calls = [make_call() for _ in range(clients)]
-    for call in calls:
-        call(np.zeros([1], np.int64))  # connected and warm
-    start = threading.Barrier(clients + 1)
-
-    def client(call: Call, offset: int) -> None:
-        start.wait()
-        for i in range(requests):
-            call(np.array([offset * requests + i], np.int64))
-
-    threads = [threading.Thread(target=client, args=(call, n)) for n, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    start.wait()
+def _client_process(api: str, ports: tuple[int, int], model_name: str, requests: int,
+                    offset: int, go, results) -> None:
+    """One concurrent client (its own process, as separate clients are): `requests`
+    1-image requests in turn once `go` is set; puts its seconds on `results`."""
+    FLAGS(["client"], known_only=True)  # a spawned process: flags at their defaults
+    FLAGS.model_name = model_name
+    grpc_port, rest_port = ports
+    call = (grpc_call(grpc_port) if api == "gRPC" else rest_call(rest_port, png=api == "REST png"))
+    call(np.zeros([1], np.int64))  # connected and warm
+    results.put(None)
+    go.wait()
     began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    return clients * requests / (time.perf_counter() - began)
+    for i in range(requests):
+        call(np.array([offset * requests + i], np.int64))
+    results.put(time.perf_counter() - began)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def concurrent_throughput(api: str, ports: tuple[int, int], server_pid: int, clients: int,
+                          requests: int) -> tuple[float, float]:
+    """(images/s, server CPU ms per request) of `clients` client processes each sending
+    `requests` 1-image requests at once."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    go, results = context.Event(), context.Queue()
+    processes = [context.Process(target=_client_process, daemon=True, args=(
+        api, ports, FLAGS.model_name, requests, n, go, results)) for n in range(clients)]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        results.get(timeout=300)  # every client connected and warm
+    cpu = process_cpu_seconds(server_pid)
+    began = time.perf_counter()
+    go.set()
+    for _ in processes:
+        results.get(timeout=600)
+    elapsed = time.perf_counter() - began
+    cpu = process_cpu_seconds(server_pid) - cpu
+    for process in processes:
+        process.join(timeout=60)
+    return clients * requests / elapsed, cpu * 1e3 / (clients * requests)
 
 
 def rows(results: dict[int, dict[str, np.ndarray]]) -> list[dict]:
@@ -229,12 +263,15 @@ def report(records: list[dict], concurrent: list[dict], protocol: str) -> str:
     if concurrent:
         lines += ["", f"## {FLAGS.clients} concurrent clients, 1 image per request", "",
                   "| API | round | images/s without batching | with --enable_batching | "
-                  "ratio |", "|---|---|---|---|---|"]
+                  "ratio | server CPU ms/request without | with |",
+                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {c['api']} | {c['round']} | {c['without']:.0f} | {c['with']:.0f} | "
-                  f"{c['with'] / c['without']:.2f}x |" for c in concurrent]
-        for api in sorted({c["api"] for c in concurrent}):
+                  f"{c['with'] / c['without']:.2f}x | {c['server_cpu_ms_without']:.2f} | "
+                  f"{c['server_cpu_ms_with']:.2f} |" for c in concurrent]
+        for api in CONCURRENT_APIS:
             ratios = [c["with"] / c["without"] for c in concurrent if c["api"] == api]
-            lines.append(f"| {api} | median | | | {float(np.median(ratios)):.2f}x |")
+            if ratios:
+                lines.append(f"| {api} | median | | | {float(np.median(ratios)):.2f}x | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -248,9 +285,16 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="serving_benchmark_") as scratch:
         base_path = FLAGS.model_base_path
         if base_path is None:
-            print("training and exporting a tiny DCGAN ...", flush=True)
             base_path = scratch
-            tiny_model(base_path)
+            if FLAGS.pretrained:
+                from export import export_generator
+                from zoo import pretrained
+
+                print(f"exporting the pretrained {FLAGS.pretrained} ...", flush=True)
+                export_generator(pretrained.load(FLAGS.pretrained), base_path, FLAGS.model_name)
+            else:
+                print("training and exporting a tiny DCGAN ...", flush=True)
+                tiny_model(base_path)
         from export import layout
 
         model_dir = os.path.join(base_path, FLAGS.model_name)
@@ -261,8 +305,14 @@ def main(argv: list[str]) -> None:
             for batching in ((False, True) if FLAGS.clients else (False,)):
                 grpc_port, rest_port = free_port(), free_port()
                 log_path = os.path.join(scratch, f"server_{batching}.log")
+                parameters = None
+                if batching:
+                    parameters = os.path.join(scratch, "batching.config")
+                    with open(parameters, "w") as handle:
+                        handle.write(f"batch_timeout_micros {{ value: "
+                                     f"{FLAGS.batch_timeout_micros} }}\n")
                 servers.append(start_server(model_dir, grpc_port, rest_port, max(batch_sizes),
-                                            log_path, batching))
+                                            log_path, parameters))
                 wait_until_serving(servers[-1], rest_port, log_path)
                 ports[batching] = (grpc_port, rest_port)
             grpc_port, rest_port = ports[False]
@@ -275,33 +325,40 @@ def main(argv: list[str]) -> None:
                       f"{' / '.join(APIS)}:", flush=True)
                 results[batch] = measure(calls, batch)
             concurrent = []
+            pids = dict(zip((False, True), (server.pid for server in servers)))
             for round_ in range(FLAGS.concurrent_rounds if FLAGS.clients else 0):
-                for api, make in (("REST", lambda port: rest_call(port[1])),
-                                  ("gRPC", lambda port: grpc_call(port[0]))):
+                for api in CONCURRENT_APIS:
                     rates = {batching: concurrent_throughput(
-                        lambda: make(ports[batching]), FLAGS.clients, FLAGS.requests // 2)
-                        for batching in (False, True)}
+                        api, ports[batching], pids[batching], FLAGS.clients,
+                        FLAGS.requests // 2) for batching in (False, True)}
                     concurrent.append({"api": api, "round": round_ + 1,
-                                       "without": rates[False], "with": rates[True]})
-                    print(f"{FLAGS.clients} clients, {api}: {rates[False]:.0f} images/s, "
-                          f"{rates[True]:.0f} with batching", flush=True)
+                                       "without": rates[False][0], "with": rates[True][0],
+                                       "server_cpu_ms_without": rates[False][1],
+                                       "server_cpu_ms_with": rates[True][1]})
+                    print(f"{FLAGS.clients} clients, {api}: {rates[False][0]:.0f} images/s, "
+                          f"{rates[True][0]:.0f} with batching (server CPU per request "
+                          f"{rates[False][1]:.2f} / {rates[True][1]:.2f} ms)", flush=True)
         finally:
             for server in servers:
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=60)
+    served = (FLAGS.model_base_path and os.path.basename(model_dir)) or (
+        f"the pretrained `{FLAGS.pretrained}`" if FLAGS.pretrained else "a tiny DCGAN (width 8)")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     protocol = (
         f"`{' '.join(['python -m benchmarks.serving'] + sys.argv[1:])}` ({now}, {(time.time() - started) / 60:.1f} min)\n\nMachine: {this_machine}\n\n"
-        f"Protocol: model {os.path.basename(model_dir)} (signature {SIGNATURE!r}); one client "
+        f"Protocol: model {served} (signature {SIGNATURE!r}); one client "
         f"sends {FLAGS.requests} requests per API and batch size after {FLAGS.warmup} untimed "
         "ones, the APIs round-robin; server: `python -m serving` on 127.0.0.1. REST: the "
         "client encodes and decodes with the standard library's json (and base64 for `REST "
         "png`, which asks for `images_png_bytes` alone with `output_filter`); gRPC: "
         "tensorflow-serving-api's stub and `tf.make_ndarray`. In-process: the SavedModel's "
         "signature called in the benchmark's process. Concurrent: "
-        f"{FLAGS.clients} client threads each send {FLAGS.requests // 2} 1-image requests at "
-        "once to a server without batching and to one with `--enable_batching` (default "
-        "BatchingParameters: max_batch_size 1000, batch_timeout_micros 0), alternating.")
+        f"{FLAGS.clients} client processes (each its own Python, as separate clients are) "
+        f"each send {FLAGS.requests // 2} 1-image requests at once to a server without "
+        "batching and to one with `--enable_batching` (BatchingParameters: max_batch_size "
+        f"1000, batch_timeout_micros {FLAGS.batch_timeout_micros}), alternating; the clients share the "
+        "machine's cores with the server; server CPU is its process's user + system time.")
     text = report(rows(results), concurrent, protocol)
     print("\n" + text)
     if FLAGS.out:
