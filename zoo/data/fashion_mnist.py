@@ -7,6 +7,7 @@ raise instead of falling back.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -28,8 +29,19 @@ _FILES = {
 
 
 def read_offline(directory: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (images uint8 [N, 28, 28, 1], labels uint8 [N]) of `split` from the IDX files."""
-    image_file, label_file = (os.path.join(directory, f) for f in _FILES[split])
+    """Returns (images uint8 [N, 28, 28, 1], labels uint8 [N]) of `split` from the IDX files.
+
+    The decoded arrays (read-only) are kept for the process while the files' size and
+    modification time stay the same: each later load skips the 0.3 s gunzip.
+    """
+    files = [os.path.join(directory, f) for f in _FILES[split]]
+    return _read_offline(tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_offline(files: tuple[tuple[str, int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    (image_file, *_), (label_file, *_) = files
+    directory = os.path.dirname(image_file)
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.shape != images.shape[:1]:
         raise ValueError(f"{directory}: images {images.shape} and labels {labels.shape} disagree")
