@@ -5,7 +5,8 @@ the FLOPs of its step, and the machine's matmul peak.
 clones of the variant's generator and discriminator (float32), two Adam optimizers at the
 variant's rates and betas, the non-saturating loss, one D and one G update per batch in a
 `tf.function` called from a Python loop over the same `zoo.data` stream. It exists only for
-variants whose D takes samples alone (`single_input_discriminator`).
+variants whose D takes samples alone (`single_input_discriminator`) and whose G takes one
+input.
 
 `step_flops` counts the floating-point operations of a `tf.function`'s graph with
 TensorFlow's profiler (`tf.compat.v1.profiler`, the ops' registered FLOP statistics:
@@ -35,12 +36,18 @@ class PlainLoop:
 
     @classmethod
     def of(cls, model: keras.Model) -> "PlainLoop | None":
-        """The plain loop on `model`'s networks; None unless D takes samples alone."""
+        """The plain loop on `model`'s networks; None unless D takes samples alone and G one
+        input. z has G's input width (infogan's noise and codes drawn as one normal vector);
+        a variant without Adam betas (wgan's RMSprop) gets Keras' Adam defaults."""
         if "single_input_discriminator" not in getattr(model, "capabilities", ()):
             return None
+        if len(model.generator.inputs) != 1:  # e.g. vcd's G takes (x, mask, noise)
+            return None
         config = model.config
-        return cls(model.generator, model.discriminator, config.latent_dim,
-                   model.learning_rates(), (config.beta_1, config.beta_2))
+        betas = (config.get("beta_1"), config.get("beta_2"))
+        betas = betas if None not in betas else (0.9, 0.999)
+        return cls(model.generator, model.discriminator, model.generator.inputs[0].shape[-1],
+                   model.learning_rates(), betas)
 
     def _step(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         batch = tf.shape(real)[0]

@@ -14,7 +14,7 @@ mixed_bfloat16 elsewhere.
 Each measurement is one `python -m benchmarks.speed_run` process (one at a time, so that
 they do not compete): the variant with its defaults for the dataset at one batch size,
 --warmup untimed training steps, then --steps timed ones (`benchmarks.timing.StepTimer`),
-the process's peak host RSS (getrusage) and the GPU's peak allocation
+the process's peak host RSS (VmHWM) and the GPU's peak allocation
 (`tf.config.experimental.get_memory_info`, on a GPU). The measurements go round-robin:
 --repeats rounds, each over every (variant, dataset, batch size) in a rotated order, so
 that the variants are timed under the same conditions; the table gives the median
@@ -84,11 +84,12 @@ def header(machine: str, threads: int, steps: int, warmup: int, repeats: int,
         "loop`: each process times the variant and then as many steps of a plain keras.io-style "
         "loop (`benchmarks.plain_loop`: a Python loop over a `tf.function` step, two tapes, "
         "Adam, the non-saturating loss, float32 copies of the variant's own G and D), twice, "
-        "and this is the median of the two ratios (— where D takes more than samples). "
+        "and this is the median of the two ratios (— where D takes more than samples or G "
+        "more than one input). "
         "GFLOP/step: TensorFlow's profiler on the variant's train_step graph; share of peak: "
         "GFLOP/step x steps/s over the matmul peak in the precision's compute type. Peak host RSS: "
-        "the process's getrusage maxrss after training (TensorFlow and the data included; in "
-        "brackets before training), the largest over rounds; peak GPU: "
+        "the process's own high-water mark after training (VmHWM; TensorFlow and the data "
+        "included; in brackets before training), the largest over rounds; peak GPU: "
         "`tf.config.experimental.get_memory_info('GPU:0')['peak']` during training (— on "
         "CPU). Parameters: trainable weights of every network of the model.",
     ]

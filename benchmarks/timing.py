@@ -54,7 +54,21 @@ class StepTimer(keras.callbacks.Callback):
 
 
 def peak_host_rss_bytes() -> int:
-    """The process's peak resident set size so far (getrusage; Linux reports KiB)."""
+    """The process's peak resident set size so far: VmHWM of /proc/self/status on Linux,
+    else getrusage's maxrss.
+
+    Linux's getrusage maxrss starts a child at its parent's peak (inherited through fork and
+    kept across exec), so a worker started by a parent that holds TensorFlow and the matmul
+    peak's arrays reported the parent's 1,069 MiB for every variant; VmHWM is this process's
+    own high-water mark.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
 
