@@ -25,12 +25,13 @@ class PlainLoop:
     """A minimal two-tape GAN step on float32 clones of `generator` and `discriminator`."""
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, latent_dim: int,
-                 learning_rates: tuple[float, float], betas: tuple[float, float]):
+                 learning_rates: tuple[float, float], betas: tuple[float, float] | None):
         self.generator = keras.models.clone_model(generator)
         self.discriminator = keras.models.clone_model(discriminator)
         self.latent_dim = int(latent_dim)
-        self.d_optimizer = keras.optimizers.Adam(learning_rates[0], *betas)
-        self.g_optimizer = keras.optimizers.Adam(learning_rates[1], *betas)
+        adam_betas = betas or ()  # None: Keras' Adam defaults
+        self.d_optimizer = keras.optimizers.Adam(learning_rates[0], *adam_betas)
+        self.g_optimizer = keras.optimizers.Adam(learning_rates[1], *adam_betas)
         self.loss = keras.losses.BinaryCrossentropy(from_logits=True)
         self.step = tf.function(self._step)
 
@@ -45,9 +46,8 @@ class PlainLoop:
             return None
         config = model.config
         betas = (config.get("beta_1"), config.get("beta_2"))
-        betas = betas if None not in betas else (0.9, 0.999)
         return cls(model.generator, model.discriminator, model.generator.inputs[0].shape[-1],
-                   model.learning_rates(), betas)
+                   model.learning_rates(), None if None in betas else betas)
 
     def _step(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         batch = tf.shape(real)[0]

@@ -34,14 +34,16 @@ def read_offline(directory: str | os.PathLike, split: str) -> tuple[np.ndarray, 
     The decoded arrays (read-only) are kept for the process while the files' size and
     modification time stay the same: each later load skips the 0.3 s gunzip.
     """
-    files = [os.path.join(directory, f) for f in _FILES[split]]
-    return _read_offline(tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files))
+    stats = (os.stat(os.path.join(directory, f)) for f in _FILES[split])
+    return _read_offline(os.fspath(directory), split,
+                         tuple((st.st_size, st.st_mtime_ns) for st in stats))
 
 
 @functools.lru_cache(maxsize=4)
-def _read_offline(files: tuple[tuple[str, int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
-    (image_file, *_), (label_file, *_) = files
-    directory = os.path.dirname(image_file)
+def _read_offline(directory: str, split: str,
+                  stamps: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """`read_offline`'s reading, cached by (directory, split, the files' size and mtime)."""
+    image_file, label_file = (os.path.join(directory, f) for f in _FILES[split])
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.shape != images.shape[:1]:
         raise ValueError(f"{directory}: images {images.shape} and labels {labels.shape} disagree")
